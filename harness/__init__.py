@@ -1,0 +1,1 @@
+"""dpbench harness: the framework algorithms and suites plug into. No algorithm or simulator code."""

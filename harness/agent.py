@@ -1,0 +1,95 @@
+"""Agent protocol: what the one runner drives, on-policy and off-policy alike.
+
+The runner calls, per vector step::
+
+    action, extras = agent.act(obs, explore=True)       # under torch.no_grad()
+    ... env.step(action) ...
+    agent.observe(Transition(obs, action, reward, next_obs, carry_obs, terminated, truncated,
+                             final_obs_valid, extras))
+    if agent.ready():
+        metrics = agent.update()
+
+An on-policy agent is ``ready()`` when its rollout is full; an off-policy agent when warm-up is
+done and an update is due. ``extras`` carries whatever the agent needs back with the transition
+(log-probs, values, the reference sample a0 of CPPO, ...). Evaluation calls
+``act(obs, explore=False, generator=g)`` (deterministic) and ``act(obs, explore=True, generator=g)``
+(stochastic) with its own generator and must not change any training state. Agents may offer more
+evaluation modes: a tuple attribute ``eval_modes`` and a method
+``eval_act(obs, mode, generator) -> action`` (e.g. CPPO's "flow" policy, QVPO's best-of-32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+__all__ = ["Agent", "Transition"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One vector step, as the runner hands it to ``Agent.observe`` (all tensors batched ``[N, ...]``)."""
+
+    obs: torch.Tensor
+    """Observation the action was taken in."""
+    action: torch.Tensor
+    """Action executed, in [-1, 1]."""
+    reward: torch.Tensor
+    """Reward ``[N]``."""
+    next_obs: torch.Tensor
+    """True successor state: the final (pre-reset) observation for envs that just ended where the
+    simulator provides it, else the post-step observation."""
+    carry_obs: torch.Tensor
+    """Post-auto-reset observation: what the policy acts on next."""
+    terminated: torch.Tensor
+    """bool ``[N]``: terminal state reached (no bootstrap)."""
+    truncated: torch.Tensor
+    """bool ``[N]``: time limit reached (bootstrap from ``next_obs``)."""
+    final_obs_valid: bool
+    """False where the simulator gives no final observation: then ``next_obs`` of ended envs is the
+    reset observation and agents must use their documented fallback for time-outs."""
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    """What ``act`` returned alongside this action."""
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """The contract every registered algorithm's factory returns."""
+
+    def act(
+        self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Return actions ``[N, A]`` in [-1, 1] and extras for ``observe``; no training state changes.
+
+        Sampling draws from ``generator`` when given (evaluation passes its own, so it never
+        perturbs the training stream), else from the agent's training generator.
+        """
+        ...
+
+    def observe(self, transition: Transition) -> None:
+        """Store a transition (rollout or replay buffer, running statistics)."""
+        ...
+
+    def ready(self) -> bool:
+        """True when ``update`` should be called now."""
+        ...
+
+    def update(self) -> dict[str, float]:
+        """Run one update (an on-policy iteration, or the off-policy gradient steps due); return scalar
+        metrics. ``metrics["gradient_steps"]`` (if present) is added to the run's update count."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume training (networks, optimisers, normalisers, generators)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+        ...
+
+
+def eval_modes(agent: Any) -> tuple[str, ...]:
+    """Extra evaluation modes an agent offers beyond deterministic/stochastic (may be empty)."""
+    return tuple(getattr(agent, "eval_modes", ()))

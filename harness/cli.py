@@ -1,0 +1,203 @@
+"""``dpbench`` command line: list | run | sweep | figures | bench.
+
+Every bad input (unknown algorithm, task or config key, wrong value type, missing or malformed spec,
+non-positive budget, unavailable task) exits with status 2 and a message naming the bad value and
+the allowed ones, before any run starts and before anything in ``--out`` is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return v
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .registry import list_algorithms, list_tasks
+
+    if args.what in (None, "algorithms"):
+        print("algorithms:")
+        for a in list_algorithms():
+            kind = "on-policy" if a.on_policy else "off-policy"
+            print(f"  {a.name:<10} {kind:<11} upstream: {a.upstream}")
+    if args.what in (None, "tasks"):
+        print("tasks:")
+        for t in list_tasks():
+            why = t.available()
+            state = "" if why is None else "  [unavailable here: " + why.splitlines()[0][:90] + "]"
+            print(f"  {t.name:<45} budget {t.env_steps:>12,} env steps{state}")
+    return 0
+
+
+def _set_threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import ConfigError, parse_assignments
+    from .registry import RegistryError
+    from .runner import RunSpec, prepare, train
+
+    try:
+        overrides = parse_assignments(args.set)
+        spec = RunSpec(
+            algo=args.algo, task=args.task, seed=args.seed, out=args.out, env_steps=args.env_steps,
+            eval_every=args.eval_every, eval_episodes=args.eval_episodes, num_envs=args.num_envs,
+            overrides=overrides, device=args.device, progress_every=args.progress_every,
+        )
+        prep = prepare(spec)
+        why = prep.task.available()
+        if why:
+            raise _BadInput(f"task {prep.task.name!r} cannot run here: {why}")
+    except (ConfigError, RegistryError, ValueError, _BadInput) as e:
+        print(f"dpbench run: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _set_threads(args.threads)
+    print(f"[run] {args.algo} on {prep.task.name}, seed {args.seed}, {prep.env_steps:,} env steps, "
+          f"{prep.num_envs} envs, device {prep.device} -> {prep.path}", flush=True)
+    result = train(prep)
+    if result.skipped:
+        print(f"[run] already {result.status}: {result.path} (remove it to re-run)")
+    else:
+        print(f"[run] {result.status}: {result.path}")
+    return 0 if result.status in ("complete", "diverged") else 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import SpecError, load_spec, plan, run_local
+
+    try:
+        spec = load_spec(args.spec)
+        out = args.out or str(Path("runs") / spec.name)
+        runs = plan(spec, out, device=args.device)
+    except SpecError as e:
+        print(f"dpbench sweep: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        for rs in runs:
+            print(f"{rs.algo:<14} {rs.task:<32} seed {rs.seed}  env_steps {rs.env_steps or 'task default'}")
+        return 0
+    counts = run_local(runs, workers=args.workers, threads=args.threads)
+    rc = 0 if counts["failed"] == 0 else 1
+    if not args.no_figures:
+        try:
+            from analysis import cli as analysis_cli
+        except ImportError as e:
+            print(f"[sweep] figures skipped: analysis extra not installed ({e}); pip install -e '.[analysis]'")
+            return rc
+        print(f"[sweep] regenerating figures and tables from {out}", flush=True)
+        fig_rc = analysis_cli.main(analysis_cli.parse_args([out, "--allow-incomplete"] if counts["failed"] else [out]))
+        rc = rc or fig_rc
+    return rc
+
+
+def _cmd_figures(args: argparse.Namespace, rest: list[str]) -> int:
+    from analysis import cli as analysis_cli
+
+    return analysis_cli.main(analysis_cli.parse_args(rest))
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parent.parent / "bench"
+    names = sorted(p.stem for p in root.glob("*.py") if not p.stem.startswith("_")) if root.is_dir() else []
+    if args.name not in names:
+        print(f"dpbench bench: error: unknown benchmark {args.name!r}; available: {', '.join(names) or '(none: bench/ ships with the source checkout)'}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return subprocess.call([sys.executable, str(root / f"{args.name}.py"), *args.bench_args])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dpbench", description="Diffusion-policy RL benchmark suite.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list registered algorithms and/or tasks")
+    ls.add_argument("what", nargs="?", choices=["algorithms", "tasks"])
+
+    r = sub.add_parser("run", help="train one (algorithm, task, seed)")
+    r.add_argument("--algo", required=True, help="registered algorithm (see `dpbench list algorithms`)")
+    r.add_argument("--task", required=True, help="registered task, e.g. playground/CartpoleBalance")
+    r.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
+    r.add_argument("--env-steps", type=_positive_int, help="training budget in env steps (default: the task's)")
+    r.add_argument("--eval-every", type=_positive_int, help="evaluation period in env steps")
+    r.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation")
+    r.add_argument("--num-envs", type=_positive_int, help="parallel training envs")
+    r.add_argument("--out", default="runs", help="records root (default ./runs)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, repeatable")
+    r.add_argument("--device", default="auto", help="cpu | cuda | cuda:<k> | auto (default)")
+    r.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    r.add_argument("--progress-every", type=float, default=10.0, help="seconds between progress lines (0: off)")
+
+    s = sub.add_parser("sweep", help="run a sweep spec (resumable)")
+    s.add_argument("spec", help="TOML sweep spec, e.g. configs/quick.toml")
+    s.add_argument("--out", help="records root (default runs/<spec name>)")
+    s.add_argument("--workers", type=_positive_int, default=1, help="parallel runs (default 1)")
+    s.add_argument("--threads", type=_positive_int, help="torch threads per run (default cores / workers)")
+    s.add_argument("--device", help="override the spec's device")
+    s.add_argument("--dry-run", action="store_true", help="validate and print the plan, run nothing")
+    s.add_argument("--no-figures", action="store_true", help="do not regenerate figures at the end")
+
+    f = sub.add_parser("figures", help="figures, tables and report from stored records (see analysis/)", add_help=False)
+    f.add_argument("figures_args", nargs=argparse.REMAINDER)
+
+    b = sub.add_parser("bench", help="run a benchmark script from bench/")
+    b.add_argument("name", help="benchmark name (file stem in bench/)")
+    b.add_argument("bench_args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["figures"]:
+        return _cmd_figures(argparse.Namespace(), argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list(args)
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Resolving an algorithm's config: defaults -> tuned table (preset, then task) -> user overrides.
+
+Overrides come from ``--set key=value`` (strings) or sweep TOML (typed values). Both are checked
+against the dataclass fields: an unknown key or a value of the wrong type raises ``ConfigError``
+naming the key, the value and what is allowed, before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from typing import Any, Literal, Mapping, get_args, get_origin, get_type_hints
+
+__all__ = ["ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash"]
+
+
+class ConfigError(ValueError):
+    """A bad configuration value or key; the message says what is allowed."""
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Convert ``value`` (a string from the CLI or a TOML value) to field type ``tp`` or raise."""
+    origin = get_origin(tp)
+    bad = ConfigError(f"config key {key!r}: {value!r} is not a valid {_type_name(tp)}")
+    if origin is Literal:
+        allowed = get_args(tp)
+        for a in allowed:
+            if value == a or (isinstance(value, str) and str(a) == value):
+                return a
+        raise ConfigError(f"config key {key!r}: {value!r} is not allowed; allowed: {', '.join(map(repr, allowed))}")
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(key, value, a)
+            except ConfigError:
+                pass
+        raise bad
+    if origin is tuple:
+        args = get_args(tp)
+        if isinstance(value, str):
+            s = value.strip().strip("()[]")
+            value = [v.strip() for v in s.split(",") if v.strip()] if s else []
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        elem = args[0] if args else str
+        return tuple(_coerce(key, v, elem) for v in value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise bad
+    if tp is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                try:
+                    f = float(value)
+                except ValueError:
+                    raise bad from None
+                if f.is_integer():
+                    return int(f)
+        raise bad
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise bad from None
+        raise bad
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad
+    raise ConfigError(f"config key {key!r}: unsupported field type {tp!r}")
+
+
+def apply_overrides(cfg: Any, overrides: Mapping[str, Any], *, source: str = "override") -> Any:
+    """Return ``cfg`` with ``overrides`` applied after checking keys and types."""
+    if not overrides:
+        return cfg
+    hints = get_type_hints(type(cfg))
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(fields), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"unknown config key {key!r} for {type(cfg).__name__} ({source}).{hint} "
+                f"Allowed keys: {', '.join(sorted(fields))}"
+            )
+        changes[key] = _coerce(key, value, hints[key])
+    new = dataclasses.replace(cfg, **changes)
+    validate = getattr(new, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as e:
+            raise ConfigError(f"{type(cfg).__name__}: {e}") from None
+    return new
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """``["lr=3e-4", "epochs=5"]`` -> ``{"lr": "3e-4", "epochs": "5"}``."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        k = k.strip()
+        if not k:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        out[k] = v.strip()
+    return out
+
+
+def resolve_config(spec: Any, task: Any, overrides: Mapping[str, Any] | None = None) -> Any:
+    """Defaults, then ``spec.tuned["preset:<task.preset>"]``, then ``spec.tuned[task.name]``, then overrides."""
+    cfg = spec.config_cls()
+    for key in (f"preset:{task.preset}", task.name):
+        if key in spec.tuned:
+            cfg = apply_overrides(cfg, spec.tuned[key], source=f"tuned table {key!r}")
+    return apply_overrides(cfg, overrides or {}, source="user override")
+
+
+def config_to_json(cfg: Any) -> dict[str, Any]:
+    """JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def config_hash(cfg_json: Mapping[str, Any]) -> str:
+    """Short, stable hash of a resolved config."""
+    return hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest()[:16]

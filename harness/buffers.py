@@ -1,8 +1,5 @@
-"""Buffers: the on-policy rollout storage with GAE.
-
-(Off-policy replay buffers ``[num_envs x capacity]`` on the training device live here too once the
-first off-policy baseline adds them.)
-"""
+"""Buffers: on-policy rollout storage with GAE, and the off-policy replay buffer
+``[num_envs x capacity]`` on the training device."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from typing import Iterator
 
 import torch
 
-__all__ = ["gae", "RolloutBuffer"]
+__all__ = ["gae", "RolloutBuffer", "ReplayBuffer"]
 
 
 def gae(
@@ -104,3 +101,81 @@ class RolloutBuffer:
         for i in range(num_minibatches):
             idx = perm[i * size : (i + 1) * size]
             yield {k: v[idx] for k, v in flat.items()}
+
+
+class ReplayBuffer:
+    """Off-policy ring buffer shaped ``[num_envs, capacity]`` on the training device (FastTD3-style).
+
+    One vector step writes one column; sampling draws ``(env, slot)`` pairs uniformly among the
+    filled slots with the caller's generator. ``sample`` returns the indices too, so algorithms
+    can write back into a field (DIPO's diffusion memory). Extra per-transition fields can be
+    declared with their trailing shape.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        capacity_per_env: int,
+        obs_dim: int,
+        action_dim: int,
+        device: str | torch.device,
+        extras: dict[str, tuple[int, ...]] | None = None,
+    ):
+        if capacity_per_env < 1:
+            raise ValueError("replay capacity per env must be >= 1")
+        N, C = num_envs, capacity_per_env
+        dev = torch.device(device)
+        self.num_envs, self.capacity = N, C
+        self.device = dev
+        self.data: dict[str, torch.Tensor] = {
+            "obs": torch.zeros(N, C, obs_dim, device=dev),
+            "actions": torch.zeros(N, C, action_dim, device=dev),
+            "rewards": torch.zeros(N, C, device=dev),
+            "next_obs": torch.zeros(N, C, obs_dim, device=dev),
+            "terminated": torch.zeros(N, C, dtype=torch.bool, device=dev),
+            "truncated": torch.zeros(N, C, dtype=torch.bool, device=dev),
+        }
+        for name, shape in (extras or {}).items():
+            self.data[name] = torch.zeros(N, C, *shape, device=dev)
+        self.pos = 0
+        self.size = 0
+
+    def add(self, **fields: torch.Tensor) -> None:
+        """Write one vector step (every declared field, each ``[num_envs, ...]``)."""
+        missing = set(self.data) - set(fields)
+        if missing:
+            raise KeyError(f"replay step lacks fields {sorted(missing)}")
+        for k, v in fields.items():
+            self.data[k][:, self.pos] = v
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def __len__(self) -> int:
+        """Number of stored transitions (all envs)."""
+        return self.size * self.num_envs
+
+    def sample_indices(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.size == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        env = torch.randint(0, self.num_envs, (batch,), generator=generator, device=generator.device).to(self.device)
+        slot = torch.randint(0, self.size, (batch,), generator=generator, device=generator.device).to(self.device)
+        return env, slot
+
+    def sample(self, batch: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A uniform batch ``{field: [batch, ...]}`` plus ``"index"`` = ``(env, slot)`` for write-back."""
+        env, slot = self.sample_indices(batch, generator)
+        out = {k: v[env, slot] for k, v in self.data.items()}
+        out["index"] = torch.stack([env, slot])
+        return out
+
+    def write(self, name: str, index: torch.Tensor, values: torch.Tensor) -> None:
+        """Overwrite field ``name`` at the ``(env, slot)`` rows ``index`` came from."""
+        self.data[name][index[0], index[1]] = values
+
+    def state_dict(self) -> dict[str, object]:
+        return {"data": self.data, "pos": self.pos, "size": self.size}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        for k, v in state["data"].items():  # type: ignore[union-attr]
+            self.data[k].copy_(v)
+        self.pos, self.size = int(state["pos"]), int(state["size"])  # type: ignore[arg-type]

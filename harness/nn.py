@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "mlp", "SinusoidalEmbedding", "seeded_init", "polyak_update", "zero_last_layer"]
+__all__ = ["ACTIVATIONS", "mlp", "SinusoidalEmbedding", "seeded_init", "polyak_update", "zero_last_layer", "TwinQ"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "elu": nn.ELU,
@@ -108,3 +108,25 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
             tb.lerp_(sb, tau)
         else:
             tb.copy_(sb)
+
+
+class TwinQ(nn.Module):
+    """Two independent ``Q(s, a)`` MLPs; ``forward`` returns ``(q1, q2)`` each ``[B]``."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int], activation: str = "mish",
+                 out_dim: int = 1, layer_norm: bool = False):
+        super().__init__()
+        self.q1 = mlp(obs_dim + action_dim, hidden, out_dim, activation, layer_norm=layer_norm)
+        self.q2 = mlp(obs_dim + action_dim, hidden, out_dim, activation, layer_norm=layer_norm)
+        self.out_dim = out_dim
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([obs, action], dim=-1)
+        q1, q2 = self.q1(x), self.q2(x)
+        if self.out_dim == 1:
+            return q1.squeeze(-1), q2.squeeze(-1)
+        return q1, q2
+
+    def min_q(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        q1, q2 = self(obs, action)
+        return torch.min(q1, q2)

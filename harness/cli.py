@@ -43,13 +43,15 @@ def _seed(text: str) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import list_algorithms, list_tasks
+    from .registry import broken_plugins, list_algorithms, list_tasks
 
     if args.what in (None, "algorithms"):
         print("algorithms:")
         for a in list_algorithms():
             kind = "on-policy" if a.on_policy else "off-policy"
             print(f"  {a.name:<10} {kind:<11} upstream: {a.upstream}")
+    for name, err in broken_plugins().items():
+        print(f"  [plugin {name!r} failed to load: {err}]", file=sys.stderr)
     if args.what in (None, "tasks"):
         print("tasks:")
         for t in list_tasks():
@@ -119,15 +121,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             print(f"[sweep] figures skipped: analysis extra not installed ({e}); pip install -e '.[analysis]'")
             return rc
         print(f"[sweep] regenerating figures and tables from {out}", flush=True)
-        fig_rc = analysis_cli.main(analysis_cli.parse_args([out, "--allow-incomplete"] if counts["failed"] else [out]))
+        fig_argv = [out, "--allow-incomplete"] if counts["failed"] else [out]
+        fig_rc = analysis_cli.main(analysis_cli.build_parser().parse_args(fig_argv))
         rc = rc or fig_rc
     return rc
 
 
-def _cmd_figures(args: argparse.Namespace, rest: list[str]) -> int:
-    from analysis import cli as analysis_cli
-
-    return analysis_cli.main(analysis_cli.parse_args(rest))
+def _cmd_figures(args: argparse.Namespace) -> int:
+    try:
+        from analysis import cli as analysis_cli
+    except ImportError as e:
+        print(f"dpbench figures: error: the analysis extra is not installed ({e}); pip install -e '.[analysis]'",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return analysis_cli.main(args)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -169,8 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="validate and print the plan, run nothing")
     s.add_argument("--no-figures", action="store_true", help="do not regenerate figures at the end")
 
-    f = sub.add_parser("figures", help="figures, tables and report from stored records (see analysis/)", add_help=False)
-    f.add_argument("figures_args", nargs=argparse.REMAINDER)
+    f = sub.add_parser("figures", help="figures, tables and report regenerated from stored records")
+    try:
+        from analysis.cli import add_arguments
+    except ImportError:  # analysis extra not installed: accept anything, fail clearly when run
+        f.add_argument("figures_args", nargs=argparse.REMAINDER)
+    else:
+        add_arguments(f)
 
     b = sub.add_parser("bench", help="run a benchmark script from bench/")
     b.add_argument("name", help="benchmark name (file stem in bench/)")
@@ -180,8 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["figures"]:
-        return _cmd_figures(argparse.Namespace(), argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -192,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sweep(args)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "figures":
+            return _cmd_figures(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -96,6 +96,8 @@ class TaskSpec:
 _ALGORITHMS: dict[str, AlgorithmSpec] = {}
 _TASKS: dict[str, TaskSpec] = {}
 _loaded_groups: set[str] = set()
+_broken: dict[str, str] = {}
+"""Entry points that failed to import: name -> error, reported when that name is asked for."""
 
 
 def register_algorithm(
@@ -138,10 +140,15 @@ def load_plugins(group: str) -> None:
         return
     _loaded_groups.add(group)
     for ep in metadata.entry_points(group=group):
-        ep.load()
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 - one broken plugin must not hide the others
+            _broken[ep.name] = f"{ep.value}: {type(e).__name__}: {e}"
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> RegistryError:
+    if name in _broken:
+        return RegistryError(f"{kind} {name!r} is declared but failed to load ({_broken[name]})")
     close = difflib.get_close_matches(name, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return RegistryError(f"unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(sorted(known)) or '(none)'}")
@@ -161,6 +168,13 @@ def get_task(name: str) -> TaskSpec:
     if name not in _TASKS:
         raise _unknown("task", name, list(_TASKS))
     return _TASKS[name]
+
+
+def broken_plugins() -> dict[str, str]:
+    """Entry points that failed to import, with their errors."""
+    load_plugins(ALGORITHM_GROUP)
+    load_plugins(TASK_GROUP)
+    return dict(_broken)
 
 
 def list_algorithms() -> list[AlgorithmSpec]:

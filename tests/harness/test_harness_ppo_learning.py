@@ -21,6 +21,8 @@ def test_ppo_reaches_a_goal_in_90_percent_of_multigoal_episodes(tmp_path):
 @pytest.mark.playground
 def test_ppo_reaches_900_on_cartpole_balance(tmp_path):
     pytest.importorskip("mujoco_playground")
-    r = run(RunSpec(algo="ppo", task="playground/CartpoleBalance", seed=0, out=str(tmp_path), progress_every=30))
+    # 400k env steps: about 5 minutes on a quiet 2-core CPU, including JIT and evaluations.
+    r = run(RunSpec(algo="ppo", task="playground/CartpoleBalance", seed=0, out=str(tmp_path), env_steps=400_000,
+                    eval_every=50_000, progress_every=30))
     rows = records.read_eval_rows(r.path)
-    assert max(row["return_mean"] for row in rows[-2:]) >= 900, [round(x["return_mean"]) for x in rows]
+    assert rows[-1]["return_mean"] >= 900, [round(x["return_mean"]) for x in rows]

@@ -1,0 +1,138 @@
+"""CPPO hyperparameters. Facts vs reconstruction: see /work/shared/reference/cppo.md and README.md.
+
+The PPO part mirrors ``baselines.ppo.config.PPOConfig`` (same names, same defaults) so that CPPO and
+Gaussian PPO differ only in the policy class. Every reconstructed choice of the method is a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["CPPOConfig", "TUNED"]
+
+
+@dataclass(frozen=True)
+class CPPOConfig:
+    # -- rollout and conditional PPO (as Gaussian PPO) -------------------------------------------
+    num_envs: int = 0
+    """Parallel training envs; 0 = the task's default."""
+    num_steps: int = 24
+    """Rollout length per env per iteration."""
+    epochs: int = 5
+    """PPO passes over each rollout."""
+    minibatches: int = 4
+    """PPO minibatches per epoch."""
+    clip: float = 0.2
+    """Ratio clip epsilon (also for the clipped value loss)."""
+    gamma: float = 0.99
+    """Discount."""
+    lam: float = 0.95
+    """GAE lambda."""
+    value_coef: float = 1.0
+    """Value-loss weight."""
+    lr: float = 1e-3
+    """Initial Adam learning rate of kernel and critic (adapted when schedule is 'adaptive')."""
+    schedule: Literal["adaptive", "fixed"] = "adaptive"
+    """rsl_rl's adaptive-KL schedule on the exact old/new kernel KL, or a fixed learning rate."""
+    desired_kl: float = 0.01
+    """Target KL of the adaptive schedule."""
+    max_grad_norm: float = 1.0
+    """Global gradient-norm clip (PPO step and distillation step separately)."""
+    clipped_value_loss: bool = True
+    """Clip the value update around the rollout's values (rsl_rl default)."""
+    critic_hidden: tuple[int, ...] = (256, 128, 128)
+    """Critic MLP hidden sizes."""
+    activation: str = "elu"
+    """Critic and kernel hidden activation."""
+    obs_norm: bool = True
+    """Running observation normalisation (updated at the end of ``update`` only)."""
+    reward_scale: float = 1.0
+    """Multiplier on rewards before GAE."""
+    adv_norm: Literal["rollout", "minibatch", "none"] = "rollout"
+    """Advantage normalisation over the whole rollout or per minibatch."""
+    # -- the method's switches (cppo.md "Reconstruction") ----------------------------------------
+    flow_steps: int = 8
+    """Euler steps K of the flow sampler (paper: 8 or 16)."""
+    ema_tau: float = 0.5
+    """Reference update ``phi_ref <- (1 - tau) phi_ref + tau phi`` after each distillation (1 = copy)."""
+    langevin_step: float = 0.05
+    """h: the kernel's prior is one Langevin step toward N(0, I): mean (1 - h) a0, variance 2h."""
+    kernel_std: Literal["param", "state"] = "param"
+    """Kernel std: a state-independent log-std vector, or a state- and a0-dependent head."""
+    kernel_hidden: tuple[int, ...] = (256, 256, 256)
+    """Hidden sizes of the kernel's residual mean net g(s, a0)."""
+    score_reg: Literal["kl", "mean", "off"] = "kl"
+    """Score regulariser: KL(kernel || N((1-h) a0, 2h I)), only its mean term, or none."""
+    score_coef: float = 0.1
+    """Weight c_s of the score regulariser."""
+    entropy_coef: float = 0.005
+    """Weight c_H of the kernel's Gaussian entropy."""
+    distill_targets: Literal["new_kernel", "executed"] = "new_kernel"
+    """Flow-matching targets: fresh samples of the improved kernel at the stored a0, or the rollout's actions."""
+    distill_noise: Literal["fresh", "coupled"] = "fresh"
+    """Source points of flow matching: fresh x0 ~ N(0, I) (independent coupling, as the paper), or the
+    stored rollout noise x0 that produced each a0 (the coupling x0 -> a0 -> a*; preserves the policy's
+    spread, learns slower: see README "Ablation")."""
+    distill_epochs: int = 15
+    """Flow-matching passes over the rollout per iteration."""
+    distill_minibatches: int = 4
+    """Flow-matching minibatches per pass."""
+    flow_lr: float = 3e-4
+    """Adam learning rate of the flow (persistent optimiser)."""
+    flow_hidden: tuple[int, ...] = (256, 256, 256)
+    """Velocity net v(s, x, t) hidden sizes."""
+    flow_activation: str = "silu"
+    """Velocity net activation."""
+    time_emb_dim: int = 32
+    """Sinusoidal time-embedding size of the velocity net."""
+    kernel_reset: Literal["head", "none"] = "head"
+    """After distillation: zero g's last layer and reset the std (with their Adam state), or keep the kernel."""
+    eval_policy: Literal["flow+kernel", "flow"] = "flow+kernel"
+    """Policy the standard deterministic/stochastic evaluation uses; the other one is an extra eval mode."""
+    eval_stochastic_extra: bool = False
+    """Also evaluate the other policy stochastically (extra eval mode '<name>_stochastic')."""
+    fit_states: int = 32
+    """Held-out rollout states (excluded from distillation) for the fitting-error diagnostic (0 = off)."""
+    fit_samples: int = 16
+    """Samples per held-out state for the sliced Wasserstein fitting error."""
+    fit_projections: int = 16
+    """Random projections of the sliced Wasserstein distance."""
+
+    def validate(self) -> None:
+        for name in ("num_steps", "epochs", "minibatches", "flow_steps", "distill_epochs", "distill_minibatches",
+                     "fit_samples", "fit_projections"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not (0.0 < self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
+            raise ValueError("gamma must be in (0, 1] and lam in [0, 1]")
+        if not (0.0 < self.ema_tau <= 1.0):
+            raise ValueError("ema_tau must be in (0, 1]")
+        if not (0.0 < self.langevin_step < 0.5):
+            raise ValueError("langevin_step must be in (0, 0.5)")
+        if self.lr <= 0 or self.flow_lr <= 0:
+            raise ValueError("lr and flow_lr must be > 0")
+        if self.fit_states < 0 or self.score_coef < 0 or self.entropy_coef < 0:
+            raise ValueError("fit_states, score_coef and entropy_coef must be >= 0")
+        if self.time_emb_dim % 2:
+            raise ValueError("time_emb_dim must be even")
+
+
+TUNED: dict[str, dict[str, object]] = {
+    # Minimal cost for the registry smoke test (tests/harness/test_harness_registry_smoke.py) only.
+    "smoke": {"num_steps": 16, "critic_hidden": (32, 32), "kernel_hidden": (32, 32), "flow_hidden": (32, 32),
+              "epochs": 2, "distill_epochs": 2, "flow_steps": 4},
+    # Toy tasks: small nets as Gaussian PPO's toy preset (same rollout and PPO epochs).
+    "preset:toy": {
+        "num_steps": 16, "critic_hidden": (64, 64), "kernel_hidden": (64, 64), "flow_hidden": (64, 64),
+        "epochs": 5, "minibatches": 4, "lr": 1e-3, "flow_lr": 1e-3,
+    },
+    # Playground DM Control on a CPU-sized batch: Gaussian PPO's playground_dmc preset for the PPO part.
+    "preset:playground_dmc": {
+        "num_steps": 32, "epochs": 5, "minibatches": 4, "gamma": 0.99, "lam": 0.95,
+        "critic_hidden": (256, 256), "kernel_hidden": (128, 128), "flow_hidden": (128, 128), "lr": 1e-3,
+    },
+    # IsaacLab: rsl_rl shared settings for the PPO part; the paper's "15 epochs, 4 minibatches".
+    "preset:isaaclab": {"num_steps": 24, "epochs": 5, "minibatches": 4, "critic_hidden": (512, 256, 128),
+                        "kernel_hidden": (512, 256, 128), "flow_hidden": (512, 256, 256)},
+}

@@ -1,0 +1,92 @@
+"""CPPO networks: the flow velocity ``v(s, x, t)``, the conditional Gaussian kernel and the critic.
+
+All take *normalised* observations. The velocity's and the kernel's last layers start at zero, so
+the initial flow is the identity (a0 = x0 ~ N(0, I)) and the initial kernel is
+``N((1 - h) a0, 2h I)``: the initial policy is N(0, (1 - h)^2 + 2h) = N(0, 1.0025 I) per dimension.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from harness.diffusion import euler_flow
+from harness.nn import SinusoidalEmbedding, mlp, zero_last_layer
+
+from .config import CPPOConfig
+
+__all__ = ["FlowVelocity", "GaussianKernel", "Critic"]
+
+
+class FlowVelocity(nn.Module):
+    """MLP on ``[s, x, emb(t)]``; ``sample(s, x0, steps)`` integrates it from t=0 to t=1 (Euler)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, cfg: CPPOConfig):
+        super().__init__()
+        # Time in [0, 1] is scaled to [0, 1000] so the sinusoid frequencies resolve it (as DDPM indices).
+        self.emb = SinusoidalEmbedding(cfg.time_emb_dim, scale=1000.0)
+        self.net = mlp(obs_dim + action_dim + cfg.time_emb_dim, cfg.flow_hidden, action_dim, cfg.flow_activation,
+                       out_gain=0.0)
+
+    def forward(self, obs: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, x, self.emb(t)], dim=-1))
+
+    def sample(self, obs: torch.Tensor, x0: torch.Tensor, steps: int) -> torch.Tensor:
+        """a0 = Euler integration of ``dx/dt = v(obs, x, t)`` from ``x0`` (``harness.diffusion.euler_flow``)."""
+        return euler_flow(lambda x, t: self(obs, x, t), x0, steps)
+
+
+class GaussianKernel(nn.Module):
+    """``N(mu(s, a0), sigma^2)`` with ``mu = (1 - h) a0 + g(s, a0)``.
+
+    ``kernel_std="param"``: sigma is a state-independent log-std vector; ``"state"``: g's net has a
+    second output block, added to the log-std. Both start at ``sigma = sqrt(2h)``.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, cfg: CPPOConfig):
+        super().__init__()
+        self.h = cfg.langevin_step
+        self.action_dim = action_dim
+        self.state_std = cfg.kernel_std == "state"
+        out = 2 * action_dim if self.state_std else action_dim
+        self.g = mlp(obs_dim + action_dim, cfg.kernel_hidden, out, cfg.activation, out_gain=0.0)
+        self.init_log_std = 0.5 * math.log(2.0 * self.h)
+        self.log_std = nn.Parameter(torch.full((action_dim,), self.init_log_std))
+
+    def forward(self, obs: torch.Tensor, a0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std ``[B, A]`` of the kernel at ``(s, a0)``."""
+        out = self.g(torch.cat([obs, a0], dim=-1))
+        log_std = self.log_std.expand_as(a0)
+        if self.state_std:
+            out, d = out.split(self.action_dim, dim=-1)
+            log_std = log_std + d
+        mean = (1.0 - self.h) * a0 + out
+        return mean, log_std.clamp(-20.0, 2.0).exp()
+
+    def prior(self, a0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Langevin step toward N(0, I) the score regulariser aligns with: ``N((1 - h) a0, 2h I)``."""
+        return (1.0 - self.h) * a0, torch.full_like(a0, math.sqrt(2.0 * self.h))
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """What ``reset_head`` resets: g's last layer and the log-std."""
+        last = [m for m in self.g.modules() if isinstance(m, nn.Linear)][-1]
+        return [last.weight, last.bias, self.log_std]
+
+    @torch.no_grad()
+    def reset_head(self) -> None:
+        """Back to the initial kernel ``N((1 - h) a0, 2h I)`` (hidden layers are kept)."""
+        zero_last_layer(self.g)
+        self.log_std.fill_(self.init_log_std)
+
+
+class Critic(nn.Module):
+    """``V(s)`` MLP."""
+
+    def __init__(self, obs_dim: int, cfg: CPPOConfig):
+        super().__init__()
+        self.net = mlp(obs_dim, cfg.critic_hidden, 1, cfg.activation, out_gain=1.0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).squeeze(-1)

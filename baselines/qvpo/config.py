@@ -190,4 +190,10 @@ TUNED: dict[str, dict[str, Any]] = {
         "diffusion_lr": 1e-3, "tau": 0.05, "replay_size": 1_000_000, "schedule_env_steps": 1_000_000,
     },
     "preset:isaaclab": dict(PRESETS["parallel"]),
+    # Registry smoke test (tests/harness/test_harness_registry_smoke.py): tiny nets, short warm-up.
+    "smoke": {
+        "actor_hidden": (16, 16), "critic_hidden": (16, 16), "time_dim": 8, "activation": "silu", "batch_size": 32,
+        "train_samples": 4, "learning_starts": 400, "updates_per_env_step": 0.125, "replay_size": 4_000,
+        "schedule_env_steps": 2_000,
+    },
 }

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from harness.agent import Transition
-from harness.buffers import RolloutBuffer, gae
+from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import seeded_init
 from harness.normalization import RunningNorm
+from harness.onpolicy import RolloutMixin
 from harness.optim import AdaptiveKL, diag_gaussian_kl, set_lr
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
@@ -28,7 +28,7 @@ from .networks import ActorCritic
 __all__ = ["PPOAgent", "make_ppo"]
 
 
-class PPOAgent:
+class PPOAgent(RolloutMixin):
     """On-policy agent: fills a ``[num_steps, num_envs]`` rollout, then runs ``epochs x minibatches``."""
 
     def __init__(self, cfg: PPOConfig, spec: EnvSpec, seeds: RunSeeds, device: str):
@@ -47,6 +47,9 @@ class PPOAgent:
         self.iterations = 0
 
     # -- acting ---------------------------------------------------------------------------------
+    def _value(self, obs_n: torch.Tensor) -> torch.Tensor:
+        return self.net.value(obs_n)
+
     def _norm(self, obs: torch.Tensor) -> torch.Tensor:
         return self.obs_norm(obs) if self.obs_norm is not None else obs
 
@@ -59,30 +62,6 @@ class PPOAgent:
         raw = mean + std * torch.randn(mean.shape, generator=g, device=mean.device)
         extras = {"raw_actions": raw, "log_probs": gaussian_log_prob(raw, mean, std), "means": mean, "stds": std}
         return raw.clamp(-1.0, 1.0), extras
-
-    def observe(self, t: Transition) -> None:
-        self.buffer.add(
-            obs=t.obs, next_obs=t.next_obs, actions=t.action, rewards=t.reward * self.cfg.reward_scale,
-            terminated=t.terminated, truncated=t.truncated,
-            final_valid=torch.full_like(t.reward, float(t.final_obs_valid)), **t.extras,
-        )
-        self.buffer.last_obs = t.carry_obs
-
-    def ready(self) -> bool:
-        return self.buffer.full
-
-    # -- learning -------------------------------------------------------------------------------
-    @torch.no_grad()
-    def _advantages(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        b, cfg = self.buffer, self.cfg
-        obs_n = self._norm(b["obs"])
-        values = self.net.value(obs_n)
-        next_values = self.net.value(self._norm(b["next_obs"]))
-        # Without a final observation, rsl_rl's fallback bootstraps a time-out with V(s_t).
-        next_values = torch.where(b["final_valid"] > 0, next_values, values)
-        done = b["terminated"] | b["truncated"]
-        adv, returns = gae(b["rewards"], values, next_values, b["terminated"], done, cfg.gamma, cfg.lam)
-        return values, adv, returns
 
     def update(self) -> dict[str, float]:
         cfg, b = self.cfg, self.buffer

@@ -11,7 +11,7 @@ One iteration:
    kernel's mean/std/log-prob travel in the transition's ``extras``.
 2. Conditional PPO on the kernel only (ratio of kernel densities at the stored a0), with the kernel's
    Gaussian entropy and the score regulariser; adaptive-KL learning rate on the exact kernel KL.
-   The PPO part reuses Gaussian PPO's pieces (``baselines.ppo.losses``, ``harness.buffers.gae``,
+   The PPO part reuses Gaussian PPO's pieces (``baselines.ppo.losses``, ``harness.onpolicy.RolloutMixin`` (GAE with time-out bootstrap),
    ``harness.optim``) and its time-out bootstrap (V(final_obs), rsl_rl's V(s_t) fallback).
 3. Flow-matching distillation of ``pi_new = kernel_new * pi_ref`` into the online flow, on the rollout's
    states and stored a0; fitting error (sliced Wasserstein) on held-out states.
@@ -26,11 +26,11 @@ from typing import Any
 
 import torch
 
-from harness.agent import Transition
-from harness.buffers import RolloutBuffer, gae
+from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import polyak_update, seeded_init
 from harness.normalization import RunningNorm
+from harness.onpolicy import RolloutMixin
 from harness.optim import AdaptiveKL, diag_gaussian_kl, set_lr
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
@@ -45,7 +45,7 @@ __all__ = ["CPPOAgent", "make_cppo"]
 POLICIES = ("flow+kernel", "flow")
 
 
-class CPPOAgent:
+class CPPOAgent(RolloutMixin):
     """On-policy agent: ``[num_steps, num_envs]`` rollout -> conditional PPO -> distillation -> EMA."""
 
     def __init__(self, cfg: CPPOConfig, spec: EnvSpec, seeds: RunSeeds, device: str):
@@ -72,6 +72,9 @@ class CPPOAgent:
         """Ratios of the first PPO minibatch of the last update (exactly 1 by construction; for tests)."""
 
     # -- acting ---------------------------------------------------------------------------------
+    def _value(self, obs_n: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs_n)
+
     def _norm(self, obs: torch.Tensor) -> torch.Tensor:
         return self.obs_norm(obs) if self.obs_norm is not None else obs
 
@@ -116,29 +119,7 @@ class CPPOAgent:
             raise ValueError(f"unknown CPPO eval mode {mode!r}; allowed: {', '.join(self.eval_modes)}")
         return self._policy(obs, policy, suffix == "stochastic", generator)
 
-    def observe(self, t: Transition) -> None:
-        self.buffer.add(
-            obs=t.obs, next_obs=t.next_obs, actions=t.action, rewards=t.reward * self.cfg.reward_scale,
-            terminated=t.terminated, truncated=t.truncated,
-            final_valid=torch.full_like(t.reward, float(t.final_obs_valid)), **t.extras,
-        )
-        self.buffer.last_obs = t.carry_obs
-
-    def ready(self) -> bool:
-        return self.buffer.full
-
     # -- learning -------------------------------------------------------------------------------
-    @torch.no_grad()
-    def _advantages(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        b, cfg = self.buffer, self.cfg
-        values = self.critic(self._norm(b["obs"]))
-        next_values = self.critic(self._norm(b["next_obs"]))
-        # Without a final observation, bootstrap a time-out with V(s_t) (rsl_rl's fallback, as Gaussian PPO).
-        next_values = torch.where(b["final_valid"] > 0, next_values, values)
-        done = b["terminated"] | b["truncated"]
-        adv, returns = gae(b["rewards"], values, next_values, b["terminated"], done, cfg.gamma, cfg.lam)
-        return values, adv, returns
-
     def _ppo(self, data: dict[str, torch.Tensor]) -> tuple[dict[str, float], int]:
         cfg = self.cfg
         keys = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "score_reg", "kernel_shift")

@@ -229,7 +229,7 @@ class QVPOAgent:
                if actor_steps > 0 or k not in _ACTOR_KEYS}
         out.update(
             gradient_steps=float(n),
-            grad_steps_per_vector_step=float(n),
+            gradient_steps_per_vector_step=float(n),
             sample_reuse=n * self.cfg.batch_size / self.spec.num_envs,
             entropy_alpha=self.entropy_alpha,
             replay_fill=float(len(self.buffer)),

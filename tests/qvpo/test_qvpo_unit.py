@@ -235,7 +235,7 @@ def test_update_metrics_and_reuse():
     ag.observe(_transition(ag))
     assert ag.ready()
     m = ag.update()
-    assert m["gradient_steps"] == 2.0 and m["grad_steps_per_vector_step"] == 2.0
+    assert m["gradient_steps"] == 2.0 and m["gradient_steps_per_vector_step"] == 2.0
     assert m["sample_reuse"] == pytest.approx(2 * 8 / 4)
     assert all(math.isfinite(v) for v in m.values())
     assert not ag.ready()

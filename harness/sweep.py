@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import records
-from .registry import RegistryError, get_task
+from .registry import RegistryError, get_algorithm, get_task
 from .runner import RunSpec, prepare
 
 __all__ = ["SpecError", "SweepSpec", "load_spec", "plan", "run_local"]
@@ -194,6 +194,12 @@ def _budget(rs: RunSpec) -> int:
     return rs.env_steps or get_task(rs.task).env_steps
 
 
+def _launch_order(rs: RunSpec) -> tuple[bool, int]:
+    """Longest-first heuristic: off-policy runs (many gradient steps per env step) and larger budgets
+    start first, so short runs fill the workers at the end instead of one long run running alone."""
+    return (get_algorithm(rs.registry_name).on_policy, -_budget(rs))
+
+
 def run_local(runs: list[RunSpec], workers: int = 1, progress_every: float = 15.0, threads: int | None = None) -> dict[str, int]:
     """Run the plan with ``workers`` worker processes; returns counts by final status.
 
@@ -204,7 +210,7 @@ def run_local(runs: list[RunSpec], workers: int = 1, progress_every: float = 15.
         raise SpecError(f"--workers must be >= 1, got {workers}")
     cores = os.cpu_count() or 1
     threads = threads or max(1, cores // workers)
-    todo = [rs for rs in runs if _status(rs) not in records.FINAL_STATUSES]
+    todo = sorted((rs for rs in runs if _status(rs) not in records.FINAL_STATUSES), key=_launch_order)
     skipped = len(runs) - len(todo)
     total_steps = sum(_budget(rs) for rs in todo) or 1
     print(

@@ -137,12 +137,22 @@ def _html(blocks: list[_Block], root: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------- content
 
+def _envs_by_algo(task_runs: pd.DataFrame) -> str:
+    """``"64 (cppo, ppo); 16 (dacer, dipo)"``: each training env count with the algorithms that used it."""
+    by_n: dict[int, set[str]] = {}
+    for algo, n in zip(task_runs["algo"], task_runs["num_envs"]):
+        by_n.setdefault(int(n), set()).add(str(algo))
+    return "; ".join(f"{n} ({', '.join(sorted(a))})" for n, a in sorted(by_n.items(), reverse=True))
+
+
 def _settings_blocks(results_dir: Path, spec: FigureSpec, runs: pd.DataFrame, comp: Completeness,
                      ref_table: dict, ref_path: Path) -> list[_Block]:
     budgets = (runs.groupby("task", sort=True)
                .agg(env_steps=("budget_env_steps", "max"), eval_points=("eval_grid", lambda g: len(max(g, key=len))),
-                    eval_episodes=("eval_episodes", "max"), num_envs=("num_envs", "max"))
+                    eval_episodes=("eval_episodes", "max"))
                .reset_index())
+    # Training env counts may differ by algorithm (e.g. off-policy presets): list them per algorithm.
+    budgets["num_envs"] = [_envs_by_algo(runs[runs["task"] == t]) for t in budgets["task"]]
     budgets["eval_grid"] = [", ".join(map(str, comp.grids[t])) for t in budgets["task"]]
     refs = pd.DataFrame([{"task": t, "min": ref_table[t].min, "max": ref_table[t].max,
                           "provenance": ref_table[t].provenance} for t in comp.tasks])

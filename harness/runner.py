@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from .provenance import git_state, host, package_versions, peak_memory_mb
 from .registry import AlgorithmSpec, TaskSpec, get_algorithm, get_task
 from .seeding import RunSeeds, derive_seed
 
-__all__ = ["RunSpec", "RunResult", "Divergence", "prepare", "train", "eval_grid", "resolve_device"]
+__all__ = ["RunSpec", "RunResult", "Divergence", "prepare", "train", "run", "eval_grid", "resolve_device"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -423,6 +422,3 @@ def run(spec: RunSpec) -> RunResult:
     """Prepare and train one run."""
     return train(prepare(spec))
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use the `dpbench` command")

@@ -173,9 +173,6 @@ def preset_overrides(name: str) -> dict[str, Any]:
 # candidates and the update ratio (DMC also the step sizes); the algorithm (weights, entropy term,
 # best-of-K acting and targets, T = 20 cosine DDPM) is unchanged. See README, "Budgets".
 TUNED: dict[str, dict[str, Any]] = {
-    # Minimal cost for the registry smoke test (tests/harness/test_harness_registry_smoke.py) only.
-    "smoke": {"actor_hidden": (32, 32), "critic_hidden": (32, 32), "batch_size": 32, "train_samples": 8,
-              "learning_starts": 500, "updates_per_env_step": 0.25, "n_timesteps": 5, "replay_size": 10_000},
     "preset:toy": {
         "actor_hidden": (64, 64, 64), "critic_hidden": (64, 64, 64), "activation": "silu", "batch_size": 128,
         "train_samples": 16, "learning_starts": 2_000, "updates_per_env_step": 0.125,

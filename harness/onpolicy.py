@@ -2,8 +2,9 @@
 ``RolloutBuffer``, readiness, and GAE with time-out bootstrapping.
 
 A host class provides ``self.buffer`` (a ``RolloutBuffer`` declaring a ``final_valid`` extra),
-``self.cfg`` with ``reward_scale``, ``gamma`` and ``lam``, ``self._norm(obs)`` and
-``self._value(obs_normalised) -> [.., ]``.
+``self.cfg`` with ``reward_scale``, ``gamma`` and ``lam``, ``self._norm(obs)``,
+``self._value(obs_normalised) -> [.., ]``, and for checkpoints ``self.obs_norm`` (or None),
+``self.kl_schedule`` (``AdaptiveKL``), ``self.gen`` and ``self.iterations``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ __all__ = ["RolloutMixin"]
 
 
 class RolloutMixin:
-    """``observe`` / ``ready`` / ``_advantages`` for agents that learn from one full rollout."""
+    """``observe`` / ``ready`` / ``_advantages`` and the shared checkpoint state of agents that learn
+    from one full rollout."""
 
     def observe(self, t: Transition) -> None:
         """Store one vector step (rewards scaled by ``cfg.reward_scale``) plus the agent's extras."""
@@ -45,3 +47,19 @@ class RolloutMixin:
         done = b["terminated"] | b["truncated"]
         adv, returns = gae(b["rewards"], values, next_values, b["terminated"], done, cfg.gamma, cfg.lam)
         return values, adv, returns
+
+    def _rollout_state(self) -> dict:
+        """Checkpoint entries every rollout agent has: normaliser, adaptive lr, generator, iteration count."""
+        return {
+            "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
+            "lr": self.kl_schedule.lr, "gen": self.gen.get_state(), "iterations": self.iterations,
+        }
+
+    def _load_rollout_state(self, state: dict) -> None:
+        """Restore what ``_rollout_state`` saved and discard any partial rollout."""
+        if self.obs_norm is not None and state["obs_norm"] is not None:
+            self.obs_norm.load_state_dict(state["obs_norm"])
+        self.kl_schedule.lr = state["lr"]
+        self.gen.set_state(state["gen"])
+        self.iterations = state["iterations"]
+        self.buffer.clear()

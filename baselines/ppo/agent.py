@@ -72,19 +72,17 @@ class PPOAgent(RolloutMixin):
             "obs": self._norm(b["obs"]), "raw_actions": b["raw_actions"], "log_probs": b["log_probs"],
             "means": b["means"], "stds": b["stds"], "values": values, "adv": adv, "returns": returns,
         }
-        stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        # Statistics stay on the device (one host sync per minibatch, for the adaptive-KL lr only).
+        stats = dict.fromkeys(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"), 0.0)
         n = 0
         for _ in range(cfg.epochs):
             for mb in b.minibatches(data, cfg.minibatches, self.gen):
                 mean, std = self.net.dist_params(mb["obs"])
                 log_prob = gaussian_log_prob(mb["raw_actions"], mean, std)
+                with torch.no_grad():
+                    kl = diag_gaussian_kl(mb["means"], mb["stds"], mean, std).mean()
                 if cfg.schedule == "adaptive":
-                    with torch.no_grad():
-                        kl = diag_gaussian_kl(mb["means"], mb["stds"], mean, std).mean().item()
-                    set_lr(self.optimizer, self.kl_schedule.step(kl))
-                else:
-                    with torch.no_grad():
-                        kl = diag_gaussian_kl(mb["means"], mb["stds"], mean, std).mean().item()
+                    set_lr(self.optimizer, self.kl_schedule.step(kl.item()))
                 a = mb["adv"]
                 if cfg.adv_norm == "minibatch":
                     a = (a - a.mean()) / (a.std() + 1e-8)
@@ -98,41 +96,33 @@ class PPOAgent(RolloutMixin):
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
-                    stats["policy_loss"] += pol_loss.item()
-                    stats["value_loss"] += v_loss.item()
-                    stats["entropy"] += ent.item()
+                    stats["policy_loss"] += pol_loss.detach()
+                    stats["value_loss"] += v_loss.detach()
+                    stats["entropy"] += ent.detach()
                     stats["approx_kl"] += kl
-                    stats["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip).float().mean().item()
+                    stats["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip).float().mean()
                 n += 1
+        mean_reward = float(b["rewards"].mean())
         if self.obs_norm is not None:
             self.obs_norm.update(b["obs"])
         b.clear()
         self.iterations += 1
-        out = {k: v / n for k, v in stats.items()}
+        out = {k: float(v) / n for k, v in stats.items()}
         out.update(
             lr=self.optimizer.param_groups[0]["lr"], action_std=self.net.log_std.exp().mean().item(),
-            gradient_steps=float(n), mean_reward=float(b["rewards"].mean()),
+            gradient_steps=float(n), mean_reward=mean_reward,
         )
         return out
 
     # -- checkpointing --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
-            "lr": self.kl_schedule.lr, "gen": self.gen.get_state(), "iterations": self.iterations,
-        }
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), **self._rollout_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore networks, optimiser, normaliser, lr and generator; a partial rollout is discarded."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.obs_norm is not None and state["obs_norm"] is not None:
-            self.obs_norm.load_state_dict(state["obs_norm"])
-        self.kl_schedule.lr = state["lr"]
-        self.gen.set_state(state["gen"])
-        self.iterations = state["iterations"]
-        self.buffer.clear()
+        self._load_rollout_state(state)
 
 
 @register_algorithm(name="ppo", config=PPOConfig, on_policy=True, upstream="leggedrobotics/rsl_rl@c281c32", tuned=TUNED)

@@ -256,21 +256,14 @@ class CPPOAgent(RolloutMixin):
         return {
             "flow": self.flow.state_dict(), "flow_ref": self.flow_ref.state_dict(), "kernel": self.kernel.state_dict(),
             "critic": self.critic.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "flow_optimizer": self.flow_optimizer.state_dict(),
-            "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
-            "lr": self.kl_schedule.lr, "gen": self.gen.get_state(), "iterations": self.iterations,
+            "flow_optimizer": self.flow_optimizer.state_dict(), **self._rollout_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore networks, optimisers, normaliser, lr and generator; a partial rollout is discarded."""
         for name in ("flow", "flow_ref", "kernel", "critic", "optimizer", "flow_optimizer"):
             getattr(self, name).load_state_dict(state[name])
-        if self.obs_norm is not None and state["obs_norm"] is not None:
-            self.obs_norm.load_state_dict(state["obs_norm"])
-        self.kl_schedule.lr = state["lr"]
-        self.gen.set_state(state["gen"])
-        self.iterations = state["iterations"]
-        self.buffer.clear()
+        self._load_rollout_state(state)
 
 
 @register_algorithm(name="cppo", config=CPPOConfig, on_policy=True, upstream="this work", tuned=TUNED)

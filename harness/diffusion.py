@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["vp_betas", "cosine_betas", "GaussianDiffusion", "euler_flow"]
+__all__ = ["vp_betas", "cosine_betas", "GaussianDiffusion", "euler_flow", "euler_flow_indexed"]
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``eps_fn(x_t [B, A], t [B] long) -> predicted noise [B, A]`` (conditioning closed over)."""
@@ -140,12 +140,22 @@ def euler_flow(
 
     A zero velocity field returns ``x0`` unchanged.
     """
+    B = x0.shape[0]
+    return euler_flow_indexed(
+        lambda x, k: velocity(x, torch.full((B,), k / steps, dtype=x0.dtype, device=x0.device)), x0, steps
+    )
+
+
+def euler_flow_indexed(velocity_at: Callable[[torch.Tensor, int], torch.Tensor], x0: torch.Tensor, steps: int) -> torch.Tensor:
+    """The same Euler integration with the velocity called as ``velocity_at(x, k)`` at ``t = k / steps``.
+
+    For velocity nets that precompute per-step constants (time-embedding terms, state projections)
+    once per call instead of once per step.
+    """
     if steps < 1:
         raise ValueError(f"flow steps must be >= 1, got {steps}")
     x = x0
     dt = 1.0 / steps
-    B = x0.shape[0]
     for k in range(steps):
-        t = torch.full((B,), k * dt, dtype=x0.dtype, device=x0.device)
-        x = x + dt * velocity(x, t)
+        x = x + dt * velocity_at(x, k)
     return x

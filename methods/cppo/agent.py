@@ -172,6 +172,8 @@ class CPPOAgent(RolloutMixin):
             if cfg.distill_targets == "new_kernel":
                 mean, std = self.kernel(obs, a0)
                 targets = mean + std * torch.randn(mean.shape, generator=g, device=mean.device)
+            elif cfg.distill_targets == "new_mean":
+                targets = self.kernel(obs, a0)[0]
             else:
                 targets = executed
         size = max(1, train.numel() // cfg.distill_minibatches)
@@ -215,10 +217,11 @@ class CPPOAgent(RolloutMixin):
         floor = sliced_wasserstein(t2, t1, cfg.fit_projections, g).mean().item()
         return {"fit_swd": swd, "fit_swd_floor": floor}
 
-    def reset_kernel(self) -> None:
-        """``kernel_reset="head"``: back to ``N((1 - h) a0, 2h I)``, with the head's Adam state dropped."""
-        self.kernel.reset_head()
-        for p in self.kernel.head_parameters():
+    def reset_kernel(self, std: bool = True) -> None:
+        """``kernel_reset="head"``: back to the initial kernel ``N((1 - h) a0, sigma_0^2)``, with the head's
+        Adam state dropped; ``std=False`` (``kernel_reset="mean"``) keeps the learned std and its state."""
+        self.kernel.reset_head(std)
+        for p in self.kernel.head_parameters(std):
             self.optimizer.state.pop(p, None)
 
     def update(self) -> dict[str, float]:
@@ -238,8 +241,8 @@ class CPPOAgent(RolloutMixin):
         fm, n_fm = self._distill(flat(obs_n), flat(b["x0"]), flat(b["a0"]), flat(b["raw_actions"]))
         out.update(fm)
         polyak_update(self.flow_ref, self.flow, cfg.ema_tau)
-        if cfg.kernel_reset == "head":
-            self.reset_kernel()
+        if cfg.kernel_reset != "none":
+            self.reset_kernel(std=cfg.kernel_reset == "head")
         if self.obs_norm is not None:
             self.obs_norm.update(b["obs"])
         out.update(

@@ -68,8 +68,10 @@ class CPPOConfig:
     """Weight c_s of the score regulariser."""
     entropy_coef: float = 0.005
     """Weight c_H of the kernel's Gaussian entropy."""
-    distill_targets: Literal["new_kernel", "executed"] = "new_kernel"
-    """Flow-matching targets: fresh samples of the improved kernel at the stored a0, or the rollout's actions."""
+    distill_targets: Literal["new_kernel", "new_mean", "executed"] = "new_kernel"
+    """Flow-matching targets: fresh samples of the improved kernel at the stored a0; the improved kernel's
+    mean at a0 (our addition: the flow learns the transport a0 -> mu_new(s, a0) and the kernel alone carries
+    the exploration noise); or the rollout's actions."""
     distill_noise: Literal["fresh", "coupled"] = "fresh"
     """Source points of flow matching: fresh x0 ~ N(0, I) (independent coupling, as the paper), or the
     stored rollout noise x0 that produced each a0 (the coupling x0 -> a0 -> a*; preserves the policy's
@@ -86,8 +88,11 @@ class CPPOConfig:
     """Velocity net activation."""
     time_emb_dim: int = 32
     """Sinusoidal time-embedding size of the velocity net."""
-    kernel_reset: Literal["head", "none"] = "head"
-    """After distillation: zero g's last layer and reset the std (with their Adam state), or keep the kernel."""
+    kernel_reset: Literal["head", "mean", "none"] = "head"
+    """After distillation: zero g's last layer and reset the std (with their Adam state); "mean": zero g's
+    last layer only, the learned std persists across iterations (our addition); or keep the kernel."""
+    kernel_init_std: float = 0.0
+    """Initial (and reset) kernel std; 0 = sqrt(2h), the Langevin step's (cppo.md)."""
     eval_policy: Literal["flow+kernel", "flow"] = "flow+kernel"
     """Policy the standard deterministic/stochastic evaluation uses; the other one is an extra eval mode."""
     eval_stochastic_extra: bool = False
@@ -112,8 +117,8 @@ class CPPOConfig:
             raise ValueError("langevin_step must be in (0, 0.5)")
         if self.lr <= 0 or self.flow_lr <= 0:
             raise ValueError("lr and flow_lr must be > 0")
-        if self.fit_states < 0 or self.score_coef < 0 or self.entropy_coef < 0:
-            raise ValueError("fit_states, score_coef and entropy_coef must be >= 0")
+        if self.fit_states < 0 or self.score_coef < 0 or self.entropy_coef < 0 or self.kernel_init_std < 0:
+            raise ValueError("fit_states, score_coef, entropy_coef and kernel_init_std must be >= 0")
         if self.time_emb_dim % 2:
             raise ValueError("time_emb_dim must be even")
 

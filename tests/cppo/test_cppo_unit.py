@@ -173,6 +173,38 @@ def test_kernel_reset_restores_the_initial_head():
     torch.testing.assert_close(std, ps)
 
 
+def test_kernel_reset_mean_keeps_the_learned_std():
+    """``kernel_reset="mean"``: g's head is zeroed after each update, the learned log-std (and its Adam
+    state) persists; ``kernel_init_std`` sets the initial std."""
+    g = torch.Generator().manual_seed(8)
+    agent = _agent(num_envs=8, kernel_reset="mean", kernel_init_std=0.7)
+    torch.testing.assert_close(agent.kernel.log_std.detach(), torch.full((2,), math.log(0.7)))
+    _fill(agent, g)
+    agent.update()
+    w, b, log_std = agent.kernel.head_parameters()
+    assert float(w.detach().abs().max()) == 0.0 and float(b.detach().abs().max()) == 0.0
+    assert not torch.allclose(log_std.detach(), torch.full((2,), math.log(0.7)))  # learned, not reset
+    assert log_std in agent.optimizer.state and w not in agent.optimizer.state
+
+
+def test_new_mean_targets_make_the_flow_fit_the_kernel_mean():
+    """``distill_targets="new_mean"`` distils ``mu_new(s, a0)`` (no kernel noise): with a frozen kernel
+    of mean ``(1 - h) a0 + 0.5`` and std 1.5, the distilled flow has mean ~0.5 and std ~(1 - h), not ~1.8."""
+    g = torch.Generator().manual_seed(10)
+    agent = _agent(num_envs=64, distill_targets="new_mean", distill_epochs=60, flow_lr=3e-3, fit_states=0)
+    with torch.no_grad():
+        last = [m for m in agent.kernel.g.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.bias.fill_(0.5)
+        agent.kernel.log_std.fill_(math.log(1.5))  # sample targets would have std ~1.8: the test tells them apart
+    n = 2048
+    s = torch.zeros(n, 2)
+    x0 = torch.randn(n, 2, generator=g)
+    agent._distill(s, x0, x0, x0)
+    a = agent.flow.sample(s, torch.randn(n, 2, generator=g), agent.cfg.flow_steps).detach()
+    assert (a.mean(0) - 0.5).abs().max() < 0.1
+    assert ((a.std(0) - (1.0 - agent.cfg.langevin_step)).abs() < 0.25).all()
+
+
 def test_evaluation_uses_its_generator_and_leaves_training_state_alone():
     agent = _agent(num_envs=8, eval_stochastic_extra=True)
     assert agent.eval_modes == ("flow", "flow_stochastic")

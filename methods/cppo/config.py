@@ -62,16 +62,18 @@ class CPPOConfig:
     """Kernel std: a state-independent log-std vector, or a state- and a0-dependent head."""
     kernel_hidden: tuple[int, ...] = (256, 256, 256)
     """Hidden sizes of the kernel's residual mean net g(s, a0)."""
-    score_reg: Literal["kl", "mean", "off"] = "kl"
-    """Score regulariser: KL(kernel || N((1-h) a0, 2h I)), only its mean term, or none."""
+    score_reg: Literal["kl", "mean", "off"] = "mean"
+    """Score regulariser: KL(kernel || N((1-h) a0, 2h I)) (cppo.md's default), only its mean term (adopted
+    default: with a learned std the KL's std term would pin sigma to sqrt(2h); README "Ablation"), or none."""
     score_coef: float = 0.1
     """Weight c_s of the score regulariser."""
     entropy_coef: float = 0.005
     """Weight c_H of the kernel's Gaussian entropy."""
-    distill_targets: Literal["new_kernel", "new_mean", "executed"] = "new_kernel"
+    distill_targets: Literal["new_kernel", "new_mean", "executed"] = "new_mean"
     """Flow-matching targets: fresh samples of the improved kernel at the stored a0; the improved kernel's
     mean at a0 (our addition: the flow learns the transport a0 -> mu_new(s, a0) and the kernel alone carries
-    the exploration noise); or the rollout's actions."""
+    the exploration noise; adopted default, README "Ablation"; cppo.md's default is "new_kernel"); or the
+    rollout's actions."""
     distill_noise: Literal["fresh", "coupled"] = "fresh"
     """Source points of flow matching: fresh x0 ~ N(0, I) (independent coupling, as the paper), or the
     stored rollout noise x0 that produced each a0 (the coupling x0 -> a0 -> a*; preserves the policy's
@@ -88,11 +90,14 @@ class CPPOConfig:
     """Velocity net activation."""
     time_emb_dim: int = 32
     """Sinusoidal time-embedding size of the velocity net."""
-    kernel_reset: Literal["head", "mean", "none"] = "head"
+    kernel_reset: Literal["head", "mean", "none"] = "mean"
     """After distillation: zero g's last layer and reset the std (with their Adam state); "mean": zero g's
-    last layer only, the learned std persists across iterations (our addition); or keep the kernel."""
+    last layer only, the learned std persists across iterations (our addition; adopted default, README
+    "Ablation"; cppo.md's default is "head"); or keep the kernel."""
     kernel_init_std: float = 0.0
-    """Initial (and reset) kernel std; 0 = sqrt(2h), the Langevin step's (cppo.md)."""
+    """Initial (and "head"-reset) kernel std; 0 = sqrt(2h), the Langevin step's (cppo.md), which makes the
+    initial policy N(0, I). 1.0 (rsl_rl's init_noise_std) learns faster on MultiGoal/CartpoleBalance but
+    starts at N(0, 1.9 I) (README "Ablation")."""
     eval_policy: Literal["flow+kernel", "flow"] = "flow+kernel"
     """Policy the standard deterministic/stochastic evaluation uses; the other one is an extra eval mode."""
     eval_stochastic_extra: bool = False

@@ -13,10 +13,12 @@ One iteration:
    Gaussian entropy and the score regulariser; adaptive-KL learning rate on the exact kernel KL.
    The PPO part reuses Gaussian PPO's pieces (``baselines.ppo.losses``, ``harness.onpolicy.RolloutMixin`` (GAE with time-out bootstrap),
    ``harness.optim``) and its time-out bootstrap (V(final_obs), rsl_rl's V(s_t) fallback).
-3. Flow-matching distillation of ``pi_new = kernel_new * pi_ref`` into the online flow, on the rollout's
-   states and stored a0; fitting error (sliced Wasserstein) on held-out states.
-4. EMA update of the reference flow; kernel head reset; observation-normaliser update (last, so the
-   first PPO minibatch sees ratio 1).
+3. Flow-matching distillation of the improved policy into the online flow, on the rollout's states and
+   stored a0: of the kernel's new mean ``mu_new(s, a0)`` (default ``distill_targets="new_mean"``) or of
+   samples of ``pi_new = kernel_new * pi_ref`` (``"new_kernel"``, cppo.md); fitting error (sliced
+   Wasserstein against ``kernel_new * pi_ref``) on held-out states.
+4. EMA update of the reference flow; kernel mean head reset (the learned std persists by default,
+   ``kernel_reset="mean"``); observation-normaliser update (last, so the first PPO minibatch sees ratio 1).
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ TASK = "CartpoleBalance"
 
 def raw_playground_sps(num_envs: int, steps: int = 200) -> float:
     import jax
-    import jax.numpy as jnp
     from mujoco_playground import registry, wrapper
 
     env = registry.load(TASK, config_overrides={"impl": "jax"})

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import interact
 from harness.config import parse_assignments, resolve_config
 from harness.registry import get_algorithm, get_task
 from harness.seeding import RunSeeds
@@ -30,13 +30,7 @@ def _iteration(agent, env, obs):
     """One rollout + update; returns (seconds, rollout seconds, next obs)."""
     t0 = time.perf_counter()
     while not agent.ready():
-        with torch.no_grad():
-            action, extras = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, info = env.step(action)
-        final = info.get("final_obs")
-        valid = final is not None
-        agent.observe(Transition(obs, action, reward, final if valid else nxt, nxt, term, trunc, valid, extras))
-        obs = nxt
+        obs = interact(agent, env, obs).carry_obs
     t1 = time.perf_counter()
     agent.update()
     return time.perf_counter() - t0, t1 - t0, obs

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import interact
 from harness.config import parse_assignments, resolve_config
 from harness.registry import get_algorithm, get_task
 from harness.runner import resolve_device
@@ -38,14 +38,7 @@ def drive(env, agent, obs: torch.Tensor, env_steps: int) -> tuple[torch.Tensor, 
     per_step = env.spec.num_envs * env.spec.action_repeat
     done_steps, grads = 0, 0
     while done_steps < env_steps:
-        with torch.no_grad():
-            action, extras = agent.act(obs, explore=True)
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        final = info.get("final_obs")
-        true_next = next_obs if final is None else torch.where((terminated | truncated)[:, None], final, next_obs)
-        agent.observe(Transition(obs, action, reward, true_next, next_obs, terminated, truncated,
-                                 final is not None, extras))
-        obs = next_obs
+        obs = interact(agent, env, obs).carry_obs
         done_steps += per_step
         if agent.ready():
             grads += int(agent.update().get("gradient_steps", 1))

@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import interact
 from harness.config import parse_assignments, resolve_config
 from harness.registry import get_algorithm, get_task
 from harness.seeding import RunSeeds
@@ -31,13 +31,7 @@ from harness.seeding import RunSeeds
 def _loop(agent, env, obs, n_vec_steps: int) -> tuple[torch.Tensor, int]:
     updates = 0
     for _ in range(n_vec_steps):
-        with torch.no_grad():
-            action, extras = agent.act(obs, explore=True)
-        nxt, rew, term, trunc, info = env.step(action)
-        final = info.get("final_obs")
-        true_next = nxt if final is None else torch.where((term | trunc)[:, None], final, nxt)
-        agent.observe(Transition(obs, action, rew, true_next, nxt, term, trunc, final is not None, extras))
-        obs = nxt
+        obs = interact(agent, env, obs).carry_obs
         if agent.ready():
             m = agent.update()
             updates += int(m.get("gradient_steps", 1))

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import interact
 from harness.config import parse_assignments, resolve_config
 from harness.registry import TaskSpec, get_algorithm, get_task
 from harness.runner import resolve_device
@@ -43,13 +43,7 @@ def run_steps(env: Any, agent: Any, obs: torch.Tensor, env_steps: int) -> tuple[
     per_step = env.spec.num_envs * env.spec.action_repeat
     done, grads = 0, 0
     while done < env_steps:
-        with torch.no_grad():
-            action, extras = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, info = env.step(action)
-        final = info.get("final_obs")
-        true_next = nxt if final is None else torch.where((term | trunc)[:, None], final, nxt)
-        agent.observe(Transition(obs, action, reward, true_next, nxt, term, trunc, final is not None, extras))
-        obs = nxt
+        obs = interact(agent, env, obs).carry_obs
         done += per_step
         if agent.ready():
             grads += int(agent.update().get("gradient_steps", 1))

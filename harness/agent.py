@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["Agent", "Transition"]
+__all__ = ["Agent", "Transition", "interact"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,18 @@ class Agent(Protocol):
 def eval_modes(agent: Any) -> tuple[str, ...]:
     """Extra evaluation modes an agent offers beyond deterministic/stochastic (may be empty)."""
     return tuple(getattr(agent, "eval_modes", ()))
+
+
+def interact(agent: Any, env: Any, obs: torch.Tensor) -> Transition:
+    """One vector step of training interaction, as the runner drives it: ``act`` (exploring, no grad),
+    ``env.step``, build the ``Transition`` (true successor = the final observation of envs that just
+    ended, where the simulator gives one) and ``observe`` it. Returns the transition; its
+    ``carry_obs`` is what to act on next."""
+    with torch.no_grad():
+        action, extras = agent.act(obs, explore=True)
+    next_obs, reward, terminated, truncated, info = env.step(action)
+    final = info.get("final_obs")
+    true_next = next_obs if final is None else torch.where((terminated | truncated)[:, None], final, next_obs)
+    t = Transition(obs, action, reward, true_next, next_obs, terminated, truncated, final is not None, extras)
+    agent.observe(t)
+    return t

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from . import records
-from .agent import Transition
+from .agent import interact
 from .config import config_hash, config_to_json, resolve_config
 from .evaluation import Evaluator
 from .provenance import git_state, host, package_versions, peak_memory_mb
@@ -298,7 +298,6 @@ def _train_loop(
         env.compile()
     obs = env.reset()
     compile_seconds = time.perf_counter() - t0
-    final_obs_valid = True
 
     agent = prep.algo.factory(prep.config, env.spec, seeds, device)
     env_steps, updates, eval_index = 0, 0, 0
@@ -376,21 +375,9 @@ def _train_loop(
             if eval_index >= len(grid):
                 break
 
-        with torch.no_grad():
-            action, extras = agent.act(obs, explore=True)
-        bad_action |= ~torch.isfinite(action).all()
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        final = info.get("final_obs")
-        if final is None:
-            final_obs_valid = False
-            true_next = next_obs
-        else:
-            done = (terminated | truncated)[:, None]
-            true_next = torch.where(done, final, next_obs)
-        agent.observe(
-            Transition(obs, action, reward, true_next, next_obs, terminated, truncated, final_obs_valid, extras)
-        )
-        obs = next_obs
+        t = interact(agent, env, obs)
+        bad_action |= ~torch.isfinite(t.action).all()
+        obs = t.carry_obs
         env_steps += per_step
         if agent.ready():
             metrics = agent.update()

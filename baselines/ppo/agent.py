@@ -16,19 +16,19 @@ from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import seeded_init
 from harness.normalization import RunningNorm
-from harness.onpolicy import RolloutMixin
-from harness.optim import AdaptiveKL, diag_gaussian_kl, set_lr
+from harness.optim import AdaptiveKL
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
 
 from .config import TUNED, PPOConfig
-from .losses import clipped_surrogate, gaussian_entropy, gaussian_log_prob, value_loss
+from .losses import gaussian_log_prob
 from .networks import ActorCritic
+from .update import PPOUpdateMixin
 
 __all__ = ["PPOAgent", "make_ppo"]
 
 
-class PPOAgent(RolloutMixin):
+class PPOAgent(PPOUpdateMixin):
     """On-policy agent: fills a ``[num_steps, num_envs]`` rollout, then runs ``epochs x minibatches``."""
 
     def __init__(self, cfg: PPOConfig, spec: EnvSpec, seeds: RunSeeds, device: str):
@@ -64,50 +64,14 @@ class PPOAgent(RolloutMixin):
         return raw.clamp(-1.0, 1.0), extras
 
     def update(self) -> dict[str, float]:
-        cfg, b = self.cfg, self.buffer
-        values, adv, returns = self._advantages()
-        if cfg.adv_norm == "rollout":
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        data = {
-            "obs": self._norm(b["obs"]), "raw_actions": b["raw_actions"], "log_probs": b["log_probs"],
-            "means": b["means"], "stds": b["stds"], "values": values, "adv": adv, "returns": returns,
-        }
-        # Statistics stay on the device (one host sync per minibatch, for the adaptive-KL lr only).
-        stats = dict.fromkeys(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"), 0.0)
-        n = 0
-        for _ in range(cfg.epochs):
-            for mb in b.minibatches(data, cfg.minibatches, self.gen):
-                mean, std = self.net.dist_params(mb["obs"])
-                log_prob = gaussian_log_prob(mb["raw_actions"], mean, std)
-                with torch.no_grad():
-                    kl = diag_gaussian_kl(mb["means"], mb["stds"], mean, std).mean()
-                if cfg.schedule == "adaptive":
-                    set_lr(self.optimizer, self.kl_schedule.step(kl.item()))
-                a = mb["adv"]
-                if cfg.adv_norm == "minibatch":
-                    a = (a - a.mean()) / (a.std() + 1e-8)
-                pol_loss, ratio = clipped_surrogate(log_prob, mb["log_probs"], a, cfg.clip)
-                v = self.net.value(mb["obs"])
-                v_loss = value_loss(v, mb["values"], mb["returns"], cfg.clip, cfg.clipped_value_loss)
-                ent = gaussian_entropy(std).mean()
-                loss = pol_loss + cfg.value_coef * v_loss - cfg.entropy_coef * ent
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                with torch.no_grad():
-                    stats["policy_loss"] += pol_loss.detach()
-                    stats["value_loss"] += v_loss.detach()
-                    stats["entropy"] += ent.detach()
-                    stats["approx_kl"] += kl
-                    stats["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip).float().mean()
-                n += 1
+        b = self.buffer
+        out, n, _ = self._ppo_epochs(self._ppo_batch(), self.net.parameters(),
+                                     lambda mb: self.net.dist_params(mb["obs"]), lambda mb: self.net.value(mb["obs"]))
         mean_reward = float(b["rewards"].mean())
         if self.obs_norm is not None:
             self.obs_norm.update(b["obs"])
         b.clear()
         self.iterations += 1
-        out = {k: float(v) / n for k, v in stats.items()}
         out.update(
             lr=self.optimizer.param_groups[0]["lr"], action_std=self.net.log_std.exp().mean().item(),
             gradient_steps=float(n), mean_reward=mean_reward,

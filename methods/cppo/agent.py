@@ -11,8 +11,9 @@ One iteration:
    kernel's mean/std/log-prob travel in the transition's ``extras``.
 2. Conditional PPO on the kernel only (ratio of kernel densities at the stored a0), with the kernel's
    Gaussian entropy and the score regulariser; adaptive-KL learning rate on the exact kernel KL.
-   The PPO part reuses Gaussian PPO's pieces (``baselines.ppo.losses``, ``harness.onpolicy.RolloutMixin`` (GAE with time-out bootstrap),
-   ``harness.optim``) and its time-out bootstrap (V(final_obs), rsl_rl's V(s_t) fallback).
+   The PPO part is Gaussian PPO's update loop (``baselines.ppo.update.PPOUpdateMixin``: rollout
+   bookkeeping, GAE with time-out bootstrap from V(final_obs) or rsl_rl's V(s_t) fallback, adaptive KL,
+   clipped surrogate and value loss).
 3. Flow-matching distillation of the improved policy into the online flow, on the rollout's states and
    stored a0: of the kernel's new mean ``mu_new(s, a0)`` (default ``distill_targets="new_mean"``) or of
    samples of ``pi_new = kernel_new * pi_ref`` (``"new_kernel"``, cppo.md); fitting error (sliced
@@ -32,11 +33,11 @@ from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import polyak_update, seeded_init
 from harness.normalization import RunningNorm
-from harness.onpolicy import RolloutMixin
-from harness.optim import AdaptiveKL, diag_gaussian_kl, set_lr
+from harness.optim import AdaptiveKL
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
-from baselines.ppo.losses import clipped_surrogate, gaussian_entropy, gaussian_log_prob, value_loss
+from baselines.ppo.losses import gaussian_log_prob
+from baselines.ppo.update import PPOUpdateMixin
 
 from .config import TUNED, CPPOConfig
 from .losses import flow_matching_loss, score_regulariser, sliced_wasserstein
@@ -47,7 +48,7 @@ __all__ = ["CPPOAgent", "make_cppo"]
 POLICIES = ("flow+kernel", "flow")
 
 
-class CPPOAgent(RolloutMixin):
+class CPPOAgent(PPOUpdateMixin):
     """On-policy agent: ``[num_steps, num_envs]`` rollout -> conditional PPO -> distillation -> EMA."""
 
     def __init__(self, cfg: CPPOConfig, spec: EnvSpec, seeds: RunSeeds, device: str):
@@ -123,45 +124,19 @@ class CPPOAgent(RolloutMixin):
 
     # -- learning -------------------------------------------------------------------------------
     def _ppo(self, data: dict[str, torch.Tensor]) -> tuple[dict[str, float], int]:
+        """Gaussian PPO's loop (``PPOUpdateMixin``) on the kernel at the stored a0, plus the score regulariser."""
         cfg = self.cfg
-        keys = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "score_reg", "kernel_shift")
-        stats = dict.fromkeys(keys, 0.0)
-        n = 0
-        params = [*self.kernel.parameters(), *self.critic.parameters()]
-        for _ in range(cfg.epochs):
-            for mb in self.buffer.minibatches(data, cfg.minibatches, self.gen):
-                mean, std = self.kernel(mb["obs"], mb["a0"])
-                log_prob = gaussian_log_prob(mb["raw_actions"], mean, std)
-                with torch.no_grad():
-                    kl = diag_gaussian_kl(mb["means"], mb["stds"], mean, std).mean().item()
-                if cfg.schedule == "adaptive":
-                    set_lr(self.optimizer, self.kl_schedule.step(kl))
-                a = mb["adv"]
-                if cfg.adv_norm == "minibatch":
-                    a = (a - a.mean()) / (a.std() + 1e-8)
-                pol_loss, ratio = clipped_surrogate(log_prob, mb["log_probs"], a, cfg.clip)
-                if n == 0:
-                    self.first_ratio = ratio.detach()
-                v_loss = value_loss(self.critic(mb["obs"]), mb["values"], mb["returns"], cfg.clip,
-                                    cfg.clipped_value_loss)
-                ent = gaussian_entropy(std).mean()
-                prior_mean, prior_std = self.kernel.prior(mb["a0"])
-                reg = score_regulariser(mean, std, prior_mean, prior_std, cfg.score_reg).mean()
-                loss = pol_loss + cfg.value_coef * v_loss - cfg.entropy_coef * ent + cfg.score_coef * reg
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                self.optimizer.step()
-                with torch.no_grad():
-                    stats["policy_loss"] += pol_loss.item()
-                    stats["value_loss"] += v_loss.item()
-                    stats["entropy"] += ent.item()
-                    stats["approx_kl"] += kl
-                    stats["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip).float().mean().item()
-                    stats["score_reg"] += reg.item()
-                    stats["kernel_shift"] += (mean - prior_mean).norm(dim=-1).mean().item()
-                n += 1
-        return {k: v / n for k, v in stats.items()}, n
+
+        def score(mb, mean, std):
+            prior_mean, prior_std = self.kernel.prior(mb["a0"])
+            reg = score_regulariser(mean, std, prior_mean, prior_std, cfg.score_reg).mean()
+            return cfg.score_coef * reg, {"score_reg": reg, "kernel_shift": (mean - prior_mean).norm(dim=-1).mean()}
+
+        out, n, self.first_ratio = self._ppo_epochs(
+            data, [*self.kernel.parameters(), *self.critic.parameters()],
+            lambda mb: self.kernel(mb["obs"], mb["a0"]), lambda mb: self.critic(mb["obs"]), score,
+        )
+        return out, n
 
     def _distill(self, obs: torch.Tensor, x0: torch.Tensor, a0: torch.Tensor, executed: torch.Tensor) -> tuple[dict[str, float], int]:
         """Flow matching of the improved policy into the online flow; fitting error on held-out states."""
@@ -191,9 +166,9 @@ class CPPOAgent(RolloutMixin):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.flow.parameters(), cfg.max_grad_norm)
                 self.flow_optimizer.step()
-                fm_loss += loss.item()
+                fm_loss = fm_loss + loss.detach()  # stays on the device: no host sync per step
                 n += 1
-        out = {"flow_loss": fm_loss / n}
+        out = {"flow_loss": float(fm_loss) / n}
         if n_hold > 0:
             out.update(self._fit_error(obs[hold]))
         return out, n
@@ -228,14 +203,8 @@ class CPPOAgent(RolloutMixin):
 
     def update(self) -> dict[str, float]:
         cfg, b = self.cfg, self.buffer
-        values, adv, returns = self._advantages()
-        if cfg.adv_norm == "rollout":
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        obs_n = self._norm(b["obs"])
-        data = {
-            "obs": obs_n, "a0": b["a0"], "raw_actions": b["raw_actions"], "log_probs": b["log_probs"],
-            "means": b["means"], "stds": b["stds"], "values": values, "adv": adv, "returns": returns,
-        }
+        data = self._ppo_batch(a0=b["a0"])
+        obs_n = data["obs"]
         out, n_ppo = self._ppo(data)
         with torch.no_grad():
             out["kernel_std"] = self.kernel(obs_n[0], b["a0"][0])[1].mean().item()

@@ -5,19 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["PPOConfig", "TUNED"]
+__all__ = ["PPOLoopConfig", "PPOConfig", "TUNED"]
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOLoopConfig:
+    """What PPO's rollout and update loop (``baselines.ppo.update.PPOUpdateMixin``) reads; shared by
+    Gaussian PPO and CPPO (whose conditional PPO step is the same loop), so both use the same names and
+    defaults."""
+
     num_envs: int = 0
     """Parallel training envs; 0 = the task's default."""
     num_steps: int = 24
     """Rollout length per env per iteration (rsl_rl ``num_steps_per_env``)."""
     epochs: int = 5
-    """Passes over each rollout."""
+    """PPO passes over each rollout."""
     minibatches: int = 4
-    """Minibatches per epoch."""
+    """PPO minibatches per epoch."""
     clip: float = 0.2
     """PPO ratio clip epsilon (also used for the clipped value loss)."""
     gamma: float = 0.99
@@ -27,27 +31,24 @@ class PPOConfig:
     value_coef: float = 1.0
     """Value-loss weight."""
     entropy_coef: float = 0.01
-    """Entropy-bonus weight."""
+    """Entropy-bonus weight (of the trained Gaussian: PPO's policy, CPPO's kernel)."""
     lr: float = 1e-3
     """Initial Adam learning rate (adapted when schedule is 'adaptive')."""
     schedule: Literal["adaptive", "fixed"] = "adaptive"
-    """rsl_rl's adaptive-KL learning-rate schedule, or a fixed learning rate."""
+    """rsl_rl's adaptive-KL learning-rate schedule on the exact old/new Gaussian KL, or a fixed rate."""
     desired_kl: float = 0.01
     """Target KL of the adaptive schedule."""
     max_grad_norm: float = 1.0
     """Global gradient-norm clip."""
     clipped_value_loss: bool = True
     """Clip the value update around the rollout's values (rsl_rl default)."""
-    init_std: float = 1.0
-    """Initial action std (state-independent parameter, no tanh)."""
-    actor_hidden: tuple[int, ...] = (256, 128, 128)
-    """Actor MLP hidden sizes."""
     critic_hidden: tuple[int, ...] = (256, 128, 128)
     """Critic MLP hidden sizes."""
     activation: str = "elu"
     """Hidden activation (elu as rsl_rl)."""
     obs_norm: bool = True
-    """Running observation normalisation (rsl_rl ``empirical_normalization``)."""
+    """Running observation normalisation (rsl_rl ``empirical_normalization``; updated at the end of
+    ``update`` only)."""
     reward_scale: float = 1.0
     """Multiplier on rewards before GAE (Brax ``reward_scaling``)."""
     adv_norm: Literal["rollout", "minibatch", "none"] = "rollout"
@@ -59,6 +60,19 @@ class PPOConfig:
                 raise ValueError(f"{name} must be >= 1")
         if not (0.0 < self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
             raise ValueError("gamma must be in (0, 1] and lam in [0, 1]")
+
+
+@dataclass(frozen=True)
+class PPOConfig(PPOLoopConfig):
+    """Gaussian PPO: the loop's settings plus the actor."""
+
+    init_std: float = 1.0
+    """Initial action std (state-independent parameter, no tanh)."""
+    actor_hidden: tuple[int, ...] = (256, 128, 128)
+    """Actor MLP hidden sizes."""
+
+    def validate(self) -> None:
+        super().validate()
         if self.lr <= 0 or self.init_std <= 0:
             raise ValueError("lr and init_std must be > 0")
 

@@ -1,7 +1,8 @@
 """CPPO hyperparameters. Facts vs reconstruction: see /work/shared/reference/cppo.md and README.md.
 
-The PPO part mirrors ``baselines.ppo.config.PPOConfig`` (same names, same defaults) so that CPPO and
-Gaussian PPO differ only in the policy class. Every reconstructed choice of the method is a field.
+The PPO part is ``baselines.ppo.config.PPOLoopConfig``, shared with Gaussian PPO (same names, same
+defaults), so that CPPO and Gaussian PPO differ only in the policy class. Every reconstructed choice of
+the method is a field.
 """
 
 from __future__ import annotations
@@ -9,48 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from baselines.ppo.config import PPOLoopConfig
+
 __all__ = ["CPPOConfig", "TUNED"]
 
 
 @dataclass(frozen=True)
-class CPPOConfig:
-    # -- rollout and conditional PPO (as Gaussian PPO) -------------------------------------------
-    num_envs: int = 0
-    """Parallel training envs; 0 = the task's default."""
-    num_steps: int = 24
-    """Rollout length per env per iteration."""
-    epochs: int = 5
-    """PPO passes over each rollout."""
-    minibatches: int = 4
-    """PPO minibatches per epoch."""
-    clip: float = 0.2
-    """Ratio clip epsilon (also for the clipped value loss)."""
-    gamma: float = 0.99
-    """Discount."""
-    lam: float = 0.95
-    """GAE lambda."""
-    value_coef: float = 1.0
-    """Value-loss weight."""
-    lr: float = 1e-3
-    """Initial Adam learning rate of kernel and critic (adapted when schedule is 'adaptive')."""
-    schedule: Literal["adaptive", "fixed"] = "adaptive"
-    """rsl_rl's adaptive-KL schedule on the exact old/new kernel KL, or a fixed learning rate."""
-    desired_kl: float = 0.01
-    """Target KL of the adaptive schedule."""
-    max_grad_norm: float = 1.0
-    """Global gradient-norm clip (PPO step and distillation step separately)."""
-    clipped_value_loss: bool = True
-    """Clip the value update around the rollout's values (rsl_rl default)."""
-    critic_hidden: tuple[int, ...] = (256, 128, 128)
-    """Critic MLP hidden sizes."""
-    activation: str = "elu"
-    """Critic and kernel hidden activation."""
-    obs_norm: bool = True
-    """Running observation normalisation (updated at the end of ``update`` only)."""
-    reward_scale: float = 1.0
-    """Multiplier on rewards before GAE."""
-    adv_norm: Literal["rollout", "minibatch", "none"] = "rollout"
-    """Advantage normalisation over the whole rollout or per minibatch."""
+class CPPOConfig(PPOLoopConfig):
+    """CPPO: Gaussian PPO's loop settings (``PPOLoopConfig``: rollout, conditional PPO on the kernel,
+    critic; same names and defaults except ``entropy_coef``) plus the method's switches."""
+
+    entropy_coef: float = 0.005
+    """Weight c_H of the kernel's Gaussian entropy."""
     # -- the method's switches (cppo.md "Reconstruction") ----------------------------------------
     flow_steps: int = 8
     """Euler steps K of the flow sampler (paper: 8 or 16)."""
@@ -67,8 +38,6 @@ class CPPOConfig:
     default: with a learned std the KL's std term would pin sigma to sqrt(2h); README "Ablation"), or none."""
     score_coef: float = 0.1
     """Weight c_s of the score regulariser."""
-    entropy_coef: float = 0.005
-    """Weight c_H of the kernel's Gaussian entropy."""
     distill_targets: Literal["new_kernel", "new_mean", "executed"] = "new_mean"
     """Flow-matching targets: fresh samples of the improved kernel at the stored a0; the improved kernel's
     mean at a0 (our addition: the flow learns the transport a0 -> mu_new(s, a0) and the kernel alone carries
@@ -110,12 +79,10 @@ class CPPOConfig:
     """Random projections of the sliced Wasserstein distance."""
 
     def validate(self) -> None:
-        for name in ("num_steps", "epochs", "minibatches", "flow_steps", "distill_epochs", "distill_minibatches",
-                     "fit_samples", "fit_projections"):
+        super().validate()
+        for name in ("flow_steps", "distill_epochs", "distill_minibatches", "fit_samples", "fit_projections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        if not (0.0 < self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
-            raise ValueError("gamma must be in (0, 1] and lam in [0, 1]")
         if not (0.0 < self.ema_tau <= 1.0):
             raise ValueError("ema_tau must be in (0, 1]")
         if not (0.0 < self.langevin_step < 0.5):

@@ -173,9 +173,12 @@ class ReplayBuffer:
         self.data[name][index[0], index[1]] = values
 
     def state_dict(self) -> dict[str, object]:
-        return {"data": self.data, "pos": self.pos, "size": self.size}
+        """Checkpoint state: copies of the filled slots only (the ring is full once it wrapped), plus the
+        write position and fill level; fields written back in place (DIPO's improved actions) included."""
+        return {"data": {k: v[:, : self.size].clone() for k, v in self.data.items()}, "pos": self.pos, "size": self.size}
 
     def load_state_dict(self, state: dict[str, object]) -> None:
+        """Restore what ``state_dict`` saved (also accepts full-capacity data)."""
         for k, v in state["data"].items():  # type: ignore[union-attr]
-            self.data[k].copy_(v)
+            self.data[k][:, : v.shape[1]].copy_(v)
         self.pos, self.size = int(state["pos"]), int(state["size"])  # type: ignore[arg-type]

@@ -181,9 +181,6 @@ class DACERAgent:
 
     # -- checkpointing --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        b = self.buffer
-        # Only the filled slots of the replay buffer travel (the ring is full once it wrapped).
-        data = {k: v[:, : b.size].clone() for k, v in b.data.items()}
         return {
             "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
@@ -193,7 +190,7 @@ class DACERAgent:
             "alpha_opt": copy.deepcopy(self.alpha_opt.state_dict()),
             "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
             "mean_std": self.mean_std.clone(), "entropy": self.entropy.clone(), "steps": self.steps,
-            "gen": self.gen.get_state(), "buffer": {"data": data, "pos": b.pos, "size": b.size},
+            "gen": self.gen.get_state(), "buffer": self.buffer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -211,11 +208,7 @@ class DACERAgent:
         self.entropy = state["entropy"].to(self.device)
         self.steps = int(state["steps"])
         self.gen.set_state(state["gen"])
-        buf = state["buffer"]
-        size = int(buf["size"])
-        for k, v in buf["data"].items():
-            self.buffer.data[k][:, :size].copy_(v)
-        self.buffer.pos, self.buffer.size = int(buf["pos"]), size
+        self.buffer.load_state_dict(state["buffer"])
 
 
 @register_algorithm(name="dacer", config=DACERConfig, on_policy=False,

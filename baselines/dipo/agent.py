@@ -169,14 +169,9 @@ class DIPOAgent:
             "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
-            "buffer": self._buffer_state(), "gen": self.gen.get_state(),
+            "buffer": self.buffer.state_dict(), "gen": self.gen.get_state(),
             "transitions": self.transitions, "grad_steps": self.grad_steps,
         }
-
-    def _buffer_state(self) -> dict[str, Any]:
-        """Only the filled slots (the improved actions of the diffusion memory included)."""
-        b = self.buffer
-        return {"data": {k: v[:, : b.size].clone() for k, v in b.data.items()}, "pos": b.pos, "size": b.size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor.load_state_dict(state["actor"])
@@ -187,10 +182,7 @@ class DIPOAgent:
         self.critic_opt.load_state_dict(state["critic_opt"])
         if self.obs_norm is not None and state["obs_norm"] is not None:
             self.obs_norm.load_state_dict(state["obs_norm"])
-        b = state["buffer"]
-        for k, v in b["data"].items():
-            self.buffer.data[k][:, : v.shape[1]].copy_(v)
-        self.buffer.pos, self.buffer.size = int(b["pos"]), int(b["size"])
+        self.buffer.load_state_dict(state["buffer"])
         self.gen.set_state(state["gen"])
         self.transitions, self.grad_steps = int(state["transitions"]), int(state["grad_steps"])
 

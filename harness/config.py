@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
-__all__ = ["ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash"]
+__all__ = ["ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash", "run_config_hash"]
 
 
 class ConfigError(ValueError):
@@ -158,6 +158,18 @@ def config_to_json(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def config_hash(cfg_json: Mapping[str, Any]) -> str:
-    """Short, stable hash of a resolved config."""
-    return hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest()[:16]
+def config_hash(cfg_json: Mapping[str, Any], legacy_defaults: Mapping[str, Any] | None = None) -> str:
+    """Short, stable hash of a resolved config.
+
+    ``legacy_defaults``: fields added after records existed, each with the value that reproduces the
+    behaviour from before it existed (a config class declares them as ``LEGACY_DEFAULTS``). A field at
+    that value is left out of the hash, so records made before the field was added still match their
+    config; the manifest's stored config still lists every field."""
+    legacy = legacy_defaults or {}
+    kept = {k: v for k, v in cfg_json.items() if not (k in legacy and v == legacy[k])}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_config_hash(cfg: Any) -> str:
+    """``config_hash`` of a config dataclass, honouring its class's ``LEGACY_DEFAULTS``."""
+    return config_hash(config_to_json(cfg), getattr(type(cfg), "LEGACY_DEFAULTS", None))

@@ -27,7 +27,7 @@ import torch
 
 from . import records
 from .agent import interact
-from .config import config_hash, config_to_json, resolve_config
+from .config import config_to_json, resolve_config, run_config_hash
 from .evaluation import Evaluator
 from .provenance import git_state, host, package_versions, peak_memory_mb
 from .registry import AlgorithmSpec, TaskSpec, get_algorithm, get_task
@@ -127,7 +127,7 @@ def prepare(spec: RunSpec) -> Prepared:
     path = records.run_dir(spec.out, task.name, spec.algo, spec.seed)
     if (path / "manifest.json").exists():
         old = records.read_manifest(path)
-        new_hash = config_hash(config_to_json(config))
+        new_hash = run_config_hash(config)
         same = (
             old.get("config_hash") == new_hash
             and old.get("budget", {}).get("env_steps") == env_steps
@@ -220,7 +220,7 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
         "seed": spec.seed,
         "seeds": prep.seeds.to_json(),
         "config": cfg_json,
-        "config_hash": config_hash(cfg_json),
+        "config_hash": run_config_hash(prep.config),
         "task_spec": prep.task.to_json(),
         "budget": {
             "env_steps": prep.env_steps,

@@ -8,7 +8,7 @@ the method is a field.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from baselines.ppo.config import PPOLoopConfig
 
@@ -20,6 +20,10 @@ class CPPOConfig(PPOLoopConfig):
     """CPPO: Gaussian PPO's loop settings (``PPOLoopConfig``: rollout, conditional PPO on the kernel,
     critic; same names and defaults except ``entropy_coef``) plus the method's switches."""
 
+    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"kernel_base": "langevin"}
+    """Fields added after records existed, at the value that reproduces the older behaviour: left out of
+    the config hash at that value (``harness.config.run_config_hash``), so those records still match."""
+
     entropy_coef: float = 0.005
     """Weight c_H of the kernel's Gaussian entropy."""
     # -- the method's switches (cppo.md "Reconstruction") ----------------------------------------
@@ -29,6 +33,8 @@ class CPPOConfig(PPOLoopConfig):
     """Reference update ``phi_ref <- (1 - tau) phi_ref + tau phi`` after each distillation (1 = copy)."""
     langevin_step: float = 0.05
     """h: the kernel's prior is one Langevin step toward N(0, I): mean (1 - h) a0, variance 2h."""
+    kernel_base: Literal["langevin", "identity"] = "langevin"
+    """Base of the kernel mean: ``(1 - h) a0`` (one Langevin step toward N(0, I), cppo.md) or ``a0``."""
     kernel_std: Literal["param", "state"] = "param"
     """Kernel std: a state-independent log-std vector, or a state- and a0-dependent head."""
     kernel_hidden: tuple[int, ...] = (256, 256, 256)
@@ -59,7 +65,7 @@ class CPPOConfig(PPOLoopConfig):
     """Velocity net activation."""
     time_emb_dim: int = 32
     """Sinusoidal time-embedding size of the velocity net."""
-    kernel_reset: Literal["head", "mean", "none"] = "mean"
+    kernel_reset: Literal["head", "mean", "delta", "none"] = "mean"
     """After distillation: zero g's last layer and reset the std (with their Adam state); "mean": zero g's
     last layer only, the learned std persists across iterations (our addition; adopted default, README
     "Ablation"; cppo.md's default is "head"); or keep the kernel."""

@@ -7,6 +7,7 @@ the initial flow is the identity (a0 = x0 ~ N(0, I)) and the initial kernel is
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -59,26 +60,38 @@ class GaussianKernel(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, cfg: CPPOConfig):
         super().__init__()
         self.h = cfg.langevin_step
+        self.base = 1.0 - self.h if cfg.kernel_base == "langevin" else 1.0
         self.action_dim = action_dim
         self.state_std = cfg.kernel_std == "state"
         out = 2 * action_dim if self.state_std else action_dim
         self.g = mlp(obs_dim + action_dim, cfg.kernel_hidden, out, cfg.activation, out_gain=0.0)
         self.init_log_std = math.log(cfg.kernel_init_std) if cfg.kernel_init_std > 0 else 0.5 * math.log(2.0 * self.h)
         self.log_std = nn.Parameter(torch.full((action_dim,), self.init_log_std))
+        # kernel_reset="delta": g's output is measured from a frozen copy of itself, re-synced after each
+        # distillation, so g is exactly zero at the start of every iteration while all its layers keep learning.
+        self.g_frozen = copy.deepcopy(self.g).requires_grad_(False) if cfg.kernel_reset == "delta" else None
 
     def forward(self, obs: torch.Tensor, a0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std ``[B, A]`` of the kernel at ``(s, a0)``."""
-        out = self.g(torch.cat([obs, a0], dim=-1))
+        x = torch.cat([obs, a0], dim=-1)
+        out = self.g(x)
+        if self.g_frozen is not None:
+            out = out - self.g_frozen(x)
         log_std = self.log_std.expand_as(a0)
         if self.state_std:
             out, d = out.split(self.action_dim, dim=-1)
             log_std = log_std + d
-        mean = (1.0 - self.h) * a0 + out
+        mean = self.base * a0 + out
         return mean, log_std.clamp(-20.0, 2.0).exp()
 
     def prior(self, a0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The Langevin step toward N(0, I) the score regulariser aligns with: ``N((1 - h) a0, 2h I)``."""
         return (1.0 - self.h) * a0, torch.full_like(a0, math.sqrt(2.0 * self.h))
+
+    @torch.no_grad()
+    def sync_frozen(self) -> None:
+        """``kernel_reset="delta"``: make the frozen copy equal to g again (g's output becomes zero)."""
+        self.g_frozen.load_state_dict(self.g.state_dict())
 
     def head_parameters(self, std: bool = True) -> list[nn.Parameter]:
         """What ``reset_head`` resets: g's last layer and (``std``) the log-std."""

@@ -231,3 +231,29 @@ def test_state_dict_round_trip():
     x = a.act(obs, explore=True, generator=torch.Generator().manual_seed(0))[0]
     y = b.act(obs, explore=True, generator=torch.Generator().manual_seed(0))[0]
     assert torch.equal(x, y)
+
+
+def test_kernel_reset_delta_trains_every_layer_and_restarts_at_zero():
+    """``kernel_reset="delta"``: g is measured from a frozen copy re-synced after each update, so every
+    rollout starts from the kernel mean ``(1 - h) a0`` (ratio 1 again) while all of g's layers and their
+    Adam state persist; the frozen copy is not trained."""
+    g = torch.Generator().manual_seed(11)
+    agent = _agent(num_envs=8, kernel_reset="delta")
+    frozen = {id(p) for p in agent.kernel.g_frozen.parameters()}
+    assert not any(id(p) in frozen for grp in agent.optimizer.param_groups for p in grp["params"])
+    before = [p.detach().clone() for p in agent.kernel.g.parameters()]
+    for _ in range(2):
+        _fill(agent, g)
+        assert agent.update()["first_ratio_dev"] < 1e-6
+    assert all(not torch.equal(b, p.detach()) for b, p in zip(before, agent.kernel.g.parameters()))
+    assert all(p in agent.optimizer.state for p in agent.kernel.g.parameters())
+    s, a0 = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
+    assert float(agent.kernel.g(torch.cat([s, a0], -1)).abs().max()) > 0.0  # g itself is not zero...
+    torch.testing.assert_close(agent.kernel(s, a0)[0], agent.kernel.prior(a0)[0])  # ...its offset is
+
+
+def test_identity_kernel_base_keeps_the_langevin_prior_for_the_regulariser():
+    agent = _agent(kernel_base="identity")
+    s, a0 = torch.randn(16, 2), torch.randn(16, 2)
+    torch.testing.assert_close(agent.kernel(s, a0)[0], a0)
+    torch.testing.assert_close(agent.kernel.prior(a0)[0], (1.0 - agent.cfg.langevin_step) * a0)

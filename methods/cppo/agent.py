@@ -19,7 +19,8 @@ One iteration:
    samples of ``pi_new = kernel_new * pi_ref`` (``"new_kernel"``, cppo.md); fitting error (sliced
    Wasserstein against ``kernel_new * pi_ref``) on held-out states.
 4. EMA update of the reference flow; kernel mean head reset (the learned std persists by default,
-   ``kernel_reset="mean"``); observation-normaliser update (last, so the first PPO minibatch sees ratio 1).
+   ``kernel_reset="mean"``; ``"delta"`` re-syncs g's frozen copy instead, so g's offset is zero again
+   without zeroing weights); observation-normaliser update (last, so the first PPO minibatch sees ratio 1).
 """
 
 from __future__ import annotations

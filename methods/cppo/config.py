@@ -68,7 +68,9 @@ class CPPOConfig(PPOLoopConfig):
     kernel_reset: Literal["head", "mean", "delta", "none"] = "mean"
     """After distillation: zero g's last layer and reset the std (with their Adam state); "mean": zero g's
     last layer only, the learned std persists across iterations (our addition; adopted default, README
-    "Ablation"; cppo.md's default is "head"); or keep the kernel."""
+    "Ablation"; cppo.md's default is "head"); "delta": g is measured from a frozen copy of itself,
+    re-synced here, so its offset restarts at zero while all its layers and Adam moments persist and the
+    std persists (our addition, README "Deviations" 8); or keep the kernel."""
     kernel_init_std: float = 0.0
     """Initial (and "head"-reset) kernel std; 0 = sqrt(2h), the Langevin step's (cppo.md), which makes the
     initial policy N(0, I). 1.0 (rsl_rl's init_noise_std) learns faster on MultiGoal/CartpoleBalance but

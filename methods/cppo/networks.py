@@ -51,7 +51,8 @@ class FlowVelocity(nn.Module):
 
 
 class GaussianKernel(nn.Module):
-    """``N(mu(s, a0), sigma^2)`` with ``mu = (1 - h) a0 + g(s, a0)``.
+    """``N(mu(s, a0), sigma^2)`` with ``mu = (1 - h) a0 + g(s, a0)`` (``kernel_base="identity"``:
+    ``a0 + g``; ``kernel_reset="delta"``: g's output minus a frozen copy's).
 
     ``kernel_std="param"``: sigma is a state-independent log-std vector; ``"state"``: g's net has a
     second output block, added to the log-std. Both start at ``sigma = sqrt(2h)``.

@@ -65,8 +65,8 @@ class PPOAgent(PPOUpdateMixin):
 
     def update(self) -> dict[str, float]:
         b = self.buffer
-        out, n, _ = self._ppo_epochs(self._ppo_batch(), self.net.parameters(),
-                                     lambda mb: self.net.dist_params(mb["obs"]), lambda mb: self.net.value(mb["obs"]))
+        out, n, _ = self._ppo_epochs(self._ppo_batch(), lambda mb: self.net.dist_params(mb["obs"]),
+                                     lambda mb: self.net.value(mb["obs"]))
         mean_reward = float(b["rewards"].mean())
         if self.obs_norm is not None:
             self.obs_norm.update(b["obs"])

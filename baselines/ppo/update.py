@@ -8,7 +8,7 @@ gradient-norm clipping.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
 import torch
 
@@ -45,7 +45,6 @@ class PPOUpdateMixin(RolloutMixin):
     def _ppo_epochs(
         self,
         data: dict[str, torch.Tensor],
-        params: Iterable[torch.nn.Parameter],
         dist_params: Callable[[Minibatch], tuple[torch.Tensor, torch.Tensor]],
         value: Callable[[Minibatch], torch.Tensor],
         extra_loss: Callable[[Minibatch, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -57,10 +56,11 @@ class PPOUpdateMixin(RolloutMixin):
         ``dist_params(mb)`` gives the trained Gaussian's mean and std at the minibatch (PPO: the policy;
         CPPO: the kernel at the stored a0), ``value(mb)`` the critic's values; ``extra_loss(mb, mean, std)``
         returns a term added to the loss and detached statistics to average (CPPO: the score
-        regulariser). Statistics stay on the device: one host sync per minibatch, for the adaptive lr.
+        regulariser). Gradients are clipped over ``self.optimizer``'s parameters. Statistics stay on the
+        device: one host sync per minibatch, for the adaptive lr.
         """
         cfg = self.cfg
-        params = list(params)
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
         stats: dict[str, torch.Tensor | float] = dict.fromkeys(
             ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"), 0.0
         )

@@ -61,7 +61,9 @@ class CPPOAgent(PPOUpdateMixin):
             self.critic = Critic(S, cfg).to(self.device)
         self.flow_ref = copy.deepcopy(self.flow).requires_grad_(False)
         self.obs_norm = RunningNorm(S, device=self.device) if cfg.obs_norm else None
-        self.optimizer = torch.optim.Adam(self._trained(), lr=cfg.lr)
+        # The conditional PPO step trains the kernel (not its frozen copy, kernel_reset="delta") and the critic.
+        trained = [p for p in (*self.kernel.parameters(), *self.critic.parameters()) if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trained, lr=cfg.lr)
         self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.flow_lr)
         self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl)
         self.gen = seeds.generator("train", str(self.device))
@@ -74,10 +76,6 @@ class CPPOAgent(PPOUpdateMixin):
         self.iterations = 0
         self.first_ratio: torch.Tensor | None = None
         """Ratios of the first PPO minibatch of the last update (exactly 1 by construction; for tests)."""
-
-    def _trained(self) -> list[torch.nn.Parameter]:
-        """Parameters of the conditional PPO step: the kernel's (not its frozen copy) and the critic's."""
-        return [p for p in (*self.kernel.parameters(), *self.critic.parameters()) if p.requires_grad]
 
     # -- acting ---------------------------------------------------------------------------------
     def _value(self, obs_n: torch.Tensor) -> torch.Tensor:
@@ -138,8 +136,7 @@ class CPPOAgent(PPOUpdateMixin):
             return cfg.score_coef * reg, {"score_reg": reg, "kernel_shift": (mean - prior_mean).norm(dim=-1).mean()}
 
         out, n, self.first_ratio = self._ppo_epochs(
-            data, self._trained(),
-            lambda mb: self.kernel(mb["obs"], mb["a0"]), lambda mb: self.critic(mb["obs"]), score,
+            data, lambda mb: self.kernel(mb["obs"], mb["a0"]), lambda mb: self.critic(mb["obs"]), score
         )
         return out, n
 

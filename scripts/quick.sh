@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
+# A `.venv` *file* pointing into .tox/ is a redirect that newer tox wrote before tox.ini turned it off.
+if [ -f .venv ] && grep -q '^\.tox/' .venv; then
+  echo "removing .venv, a tox redirect file ($(cat .venv)), to create the main job's venv there"
+  rm -f .venv
+fi
 if [ ! -x .venv/bin/dpbench ]; then
   "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip

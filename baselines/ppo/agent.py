@@ -21,9 +21,9 @@ from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
 
 from .config import TUNED, PPOConfig
-from .losses import gaussian_log_prob
+from harness.blocks.gaussian import gaussian_log_prob
 from .networks import ActorCritic
-from .update import PPOUpdateMixin
+from harness.blocks.ppo import PPOUpdateMixin
 
 __all__ = ["PPOAgent", "make_ppo"]
 

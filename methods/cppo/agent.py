@@ -11,7 +11,7 @@ One iteration:
    kernel's mean/std/log-prob travel in the transition's ``extras``.
 2. Conditional PPO on the kernel only (ratio of kernel densities at the stored a0), with the kernel's
    Gaussian entropy and the score regulariser; adaptive-KL learning rate on the exact kernel KL.
-   The PPO part is Gaussian PPO's update loop (``baselines.ppo.update.PPOUpdateMixin``: rollout
+   The PPO part is Gaussian PPO's update loop (``harness.blocks.ppo.PPOUpdateMixin``: rollout
    bookkeeping, GAE with time-out bootstrap from V(final_obs) or rsl_rl's V(s_t) fallback, adaptive KL,
    clipped surrogate and value loss).
 3. Flow-matching distillation of the improved policy into the online flow, on the rollout's states and
@@ -37,8 +37,8 @@ from harness.normalization import RunningNorm
 from harness.optim import AdaptiveKL
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
-from baselines.ppo.losses import gaussian_log_prob
-from baselines.ppo.update import PPOUpdateMixin
+from harness.blocks.gaussian import gaussian_log_prob
+from harness.blocks.ppo import PPOUpdateMixin
 
 from .config import TUNED, CPPOConfig
 from .losses import flow_matching_loss, score_regulariser, sliced_wasserstein

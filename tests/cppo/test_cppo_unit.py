@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from baselines.ppo.losses import gaussian_entropy, gaussian_log_prob
+from harness.blocks.gaussian import gaussian_entropy, gaussian_log_prob
 from harness.agent import Transition
 from harness.diffusion import euler_flow
 from harness.env import EnvSpec

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from dpbench.cli import main
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -79,7 +79,7 @@ def test_bad_sweep_spec_exits_2_and_touches_nothing(name, out, tmp_path, capsys)
 
 
 def test_bad_workers_flag_exits_2(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "harness.cli", "sweep", "x.toml", "--workers", "0"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "dpbench", "sweep", "x.toml", "--workers", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "positive integer" in r.stderr
 
 

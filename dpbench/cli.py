@@ -43,7 +43,7 @@ def _seed(text: str) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import broken_plugins, list_algorithms, list_tasks
+    from harness.registry import broken_plugins, list_algorithms, list_tasks
 
     if args.what in (None, "algorithms"):
         print("algorithms:")
@@ -69,9 +69,9 @@ def _set_threads(n: int | None) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import ConfigError, parse_assignments
-    from .registry import RegistryError
-    from .runner import RunSpec, prepare, train
+    from harness.config import ConfigError, parse_assignments
+    from harness.registry import RegistryError
+    from harness.runner import RunSpec, prepare, train
 
     try:
         overrides = parse_assignments(args.set)
@@ -99,7 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import SpecError, load_spec, plan, run_local
+    from harness.sweep import SpecError, load_spec, plan, run_local
 
     try:
         spec = load_spec(args.spec)
@@ -209,7 +209,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     return EXIT_BAD_INPUT
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    sys.exit(main())

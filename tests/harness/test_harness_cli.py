@@ -38,6 +38,11 @@ BAD_RUNS = [
     (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "0"], "positive integer"),
     (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "ten"], "positive integer"),
     (["--algo", "ppo", "--task", "toy/Target1D", "--device", "tpu"], "unknown device"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--set", "lr=nan"], "not a finite number"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--set", "gamma=inf"], "not a finite number"),
+    (["--algo", "cppo", "--task", "toy/Target1D", "--set", "flow_lr=-inf"], "not a finite number"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "99999999999999999999999"], "beyond any machine's reach"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "100000000", "--eval-every", "1"], "evaluation points"),
 ]
 
 

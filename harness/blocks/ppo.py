@@ -5,7 +5,7 @@ its Gaussian kernel) and any other algorithm that runs a PPO step on a Gaussian.
 A host class provides ``self.buffer`` (a ``RolloutBuffer`` declaring a ``final_valid`` extra),
 ``self.cfg`` (a ``PPOLoopConfig``), ``self._norm(obs)``, ``self._value(obs_normalised) -> [..]``,
 ``self.optimizer``, and for checkpoints ``self.obs_norm`` (or None), ``self.kl_schedule``
-(``AdaptiveKL``), ``self.gen`` and ``self.iterations`` (``PPOHost`` spells this contract as a type).
+(``AdaptiveKL``), ``self.gen`` and ``self.iterations`` (``RolloutMixin``'s annotations spell this contract out for the type checker).
 
 Follows leggedrobotics/rsl_rl@c281c32 (``rsl_rl/algorithms/ppo.py``): adaptive-KL learning rate per
 minibatch on the exact old/new Gaussian KL, clipped surrogate, clipped value loss, entropy bonus,
@@ -15,16 +15,17 @@ gradient-norm clipping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Literal
 
 import torch
 
 from ..agent import Transition
-from ..buffers import gae
-from ..optim import diag_gaussian_kl, set_lr
+from ..buffers import RolloutBuffer, gae
+from ..normalization import RunningNorm
+from ..optim import AdaptiveKL, diag_gaussian_kl, set_lr
 from .gaussian import clipped_surrogate, gaussian_entropy, gaussian_log_prob, value_loss
 
-__all__ = ["PPOLoopConfig", "PPOHost", "RolloutMixin", "PPOUpdateMixin"]
+__all__ = ["PPOLoopConfig", "RolloutMixin", "PPOUpdateMixin"]
 
 
 @dataclass(frozen=True)
@@ -82,25 +83,28 @@ class PPOLoopConfig:
 
 
 
-class PPOHost(Protocol):
-    """The attributes ``RolloutMixin`` and ``PPOUpdateMixin`` read from the class that mixes them in."""
+class RolloutMixin:
+    """``observe`` / ``ready`` / ``_advantages`` and the shared checkpoint state of agents that learn
+    from one full rollout. The annotations below are the contract with the class that mixes it in
+    (checked by mypy): it sets these attributes in ``__init__`` and defines ``_norm`` and ``_value``."""
 
     cfg: Any
-    buffer: Any
+    """A ``PPOLoopConfig`` (or a subclass)."""
+    buffer: RolloutBuffer
     optimizer: torch.optim.Optimizer
-    obs_norm: Any
-    kl_schedule: Any
+    """Adam over the trained Gaussian's and the critic's parameters."""
+    obs_norm: RunningNorm | None
+    kl_schedule: AdaptiveKL
     gen: torch.Generator
     iterations: int
 
-    def _norm(self, obs: torch.Tensor) -> torch.Tensor: ...
+    def _norm(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observation normalisation of the host."""
+        raise NotImplementedError
 
-    def _value(self, obs_n: torch.Tensor) -> torch.Tensor: ...
-
-
-class RolloutMixin:
-    """``observe`` / ``ready`` / ``_advantages`` and the shared checkpoint state of agents that learn
-    from one full rollout."""
+    def _value(self, obs_n: torch.Tensor) -> torch.Tensor:
+        """The host's critic on normalised observations, ``[..]``."""
+        raise NotImplementedError
 
     def observe(self, t: Transition) -> None:
         """Store one vector step (rewards scaled by ``cfg.reward_scale``) plus the agent's extras."""
@@ -176,7 +180,7 @@ class PPOUpdateMixin(RolloutMixin):
         value: Callable[[Minibatch], torch.Tensor],
         extra_loss: Callable[[Minibatch, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
         | None = None,
-    ) -> tuple[dict[str, float], int, torch.Tensor]:
+    ) -> tuple[dict[str, float], int, torch.Tensor | None]:
         """Run the PPO epochs over ``data``; returns (mean statistics, minibatch count, ratios of the first
         minibatch).
 
@@ -191,7 +195,8 @@ class PPOUpdateMixin(RolloutMixin):
         stats: dict[str, torch.Tensor | float] = dict.fromkeys(
             ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"), 0.0
         )
-        n, first_ratio = 0, None
+        n = 0
+        first_ratio: torch.Tensor | None = None
         for _ in range(cfg.epochs):
             for mb in self.buffer.minibatches(data, cfg.minibatches, self.gen):
                 mean, std = dist_params(mb)

@@ -48,8 +48,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.what in (None, "algorithms"):
         print("algorithms:")
         for a in list_algorithms():
-            kind = "on-policy" if a.on_policy else "off-policy"
-            print(f"  {a.name:<10} {kind:<11} upstream: {a.upstream}")
+            kind = "reference" if a.reference else "on-policy" if a.on_policy else "off-policy"
+            print(f"  {a.name:<14} {kind:<11} upstream: {a.upstream}")
     for name, err in broken_plugins().items():
         print(f"  [plugin {name!r} failed to load: {err}]", file=sys.stderr)
     if args.what in (None, "tasks"):

@@ -93,3 +93,43 @@ def _add_reference_runs(root: Path, algo: str, task: str, returns: dict[int, flo
 def add_reference_runs():
     """``add_reference_runs(root, algo, task, {seed: return}, flag=True, status="complete", eval_protocol=None)``."""
     return _add_reference_runs
+
+
+REPORT_REPS = 200
+CPPO_PROTOCOL = {"deterministic": "flow from x0 = 0, then the kernel mean",
+                 "stochastic": "flow from x0 ~ N(0, I), kernel sample",
+                 "extra_modes": {"flow": "flow only, x0 = 0, no kernel", "best_of_8": "8 samples, highest Q"}}
+ZERO_PROTOCOL = {"deterministic": "zero action", "stochastic": "zero action", "extra_modes": {}}
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tmp_path_factory):
+    """``regenerate`` of the bare fixture (reps 200, seed 0), shared by the test modules."""
+    from analysis.report import regenerate
+
+    return regenerate(TINY, tmp_path_factory.mktemp("tiny_report"), reps=REPORT_REPS, seed=0)
+
+
+@pytest.fixture(scope="session")
+def refs_report(tmp_path_factory):
+    """``(report, records dir)`` of the fixture plus reference runs and eval protocols (reps 200, seed 0):
+
+    * ``zero_action`` on CartpoleBalance, seeds 0-1, return 697 (a reference by its name, no manifest flag),
+      with ``eval_protocol``; a *failed* ``zero_action`` run on MultiGoal seed 0 (left out, noted);
+    * ``random_action`` on CartpoleBalance, seeds 0-1, returns 100 and 200 (manifest flag);
+    * ``still`` on CartpoleBalance, seeds 0-2, return 50 (a reference by its manifest flag only);
+    * every cppo run carries :data:`CPPO_PROTOCOL`; ppo and dacer predate the protocol.
+    """
+    from analysis.report import regenerate
+
+    root = tmp_path_factory.mktemp("refs") / "results"
+    shutil.copytree(TINY, root)
+    _add_reference_runs(root, "zero_action", "playground/CartpoleBalance", {0: 697.0, 1: 697.0}, flag=None,
+                        eval_protocol=ZERO_PROTOCOL)
+    _add_reference_runs(root, "zero_action", "toy/MultiGoal", {0: -2.5}, status="failed", eval_protocol=ZERO_PROTOCOL)
+    _add_reference_runs(root, "random_action", "playground/CartpoleBalance", {0: 100.0, 1: 200.0})
+    _add_reference_runs(root, "still", "playground/CartpoleBalance", {0: 50.0, 1: 50.0, 2: 50.0})
+    for task in ("playground/CartpoleBalance", "toy/MultiGoal"):
+        for seed in (0, 1, 2):
+            _edit_manifest(root, task, "cppo", seed, {"eval_protocol": CPPO_PROTOCOL})
+    return regenerate(root, tmp_path_factory.mktemp("refs_report"), reps=REPORT_REPS, seed=0), root

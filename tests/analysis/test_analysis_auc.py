@@ -15,7 +15,6 @@ import pytest
 from analysis.auc import auc_matrices, auc_per_run, per_task_auc
 from analysis.load import load_records, usable_frame, validate
 from analysis.normalize import load_reference_table, normalize
-from analysis.report import regenerate
 from analysis.spec import FigureSpec
 
 K = (0.1 + 0.6 + 1.0) / 3
@@ -86,8 +85,8 @@ def test_auc_of_diverged_run_counts_imputed_cells_as_zero(tiny_copy, edit_manife
     assert per_run.loc[("ppo", CP, 1), "auc_score"] == pytest.approx((0.06 + 0.36 + 0.0) / 3)
 
 
-def test_report_auc_aggregates_and_headline(tiny, tmp_path):
-    r = regenerate(tiny, tmp_path, reps=200, seed=0)
+def test_report_auc_aggregates_and_headline(tiny_report):
+    r = tiny_report
     t = r.directory / "tables"
     agg = pd.read_csv(t / "aggregate_auc.csv").set_index(["algo", "metric"])["point"]
     # cppo final scores (CP, MG): (.9,.9), (.8,.8), (1,1); AUC = K x final

@@ -59,17 +59,12 @@ def test_malformed_protocol_names_the_run(tiny_copy, edit_manifest, bad, match):
     assert "dacer" in str(e.value) and "seed_1" in str(e.value)
 
 
-def test_report_states_protocol_and_table(tiny_copy, edit_manifest, add_reference_runs, tmp_path):
-    _set_protocol(tiny_copy, edit_manifest, "cppo", CPPO)
-    zero = {"deterministic": "zero action", "stochastic": "zero action", "extra_modes": {}}
-    add_reference_runs(tiny_copy, "zero_action", CP, {0: 697.0}, eval_protocol=zero)
-    from analysis.report import regenerate
-
-    r = regenerate(tiny_copy, tmp_path, reps=20, seed=0)
+def test_report_states_protocol_and_table(refs_report):
+    r, _ = refs_report
     md = r.index_md.read_text()
     assert "## Evaluation protocol" in md and PROTOCOL in md
     assert "| cppo | flow from x0 = 0, then the kernel mean |" in md
     assert f"| dacer | {NOT_RECORDED} | {NOT_RECORDED} | {NOT_RECORDED} |" in md
     assert "| zero_action | zero action | zero action | none |" in md  # reference algorithms are listed too
     table = pd.read_csv(r.directory / "tables" / "eval_definitions.csv")
-    assert list(table["algo"]) == ["cppo", "dacer", "ppo", "zero_action"]
+    assert list(table["algo"]) == ["cppo", "dacer", "ppo", "random_action", "still", "zero_action"]

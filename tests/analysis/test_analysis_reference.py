@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -18,28 +17,15 @@ from analysis.reference import ReferenceMixError, split_reference
 from analysis.report import regenerate
 
 CP, MG = "playground/CartpoleBalance", "toy/MultiGoal"
-REPS = 200
 SAME_WITH_AND_WITHOUT = ("aggregate", "aggregate_auc", "probability_of_improvement", "probability_of_improvement_auc",
                          "performance_profile", "performance_profile_auc", "sample_efficiency", "per_task_final",
                          "per_task_auc", "headline", "learning_curves")
 
 
-def _make(root: Path, add) -> None:
-    add(root, "zero_action", CP, {0: 697.0, 1: 697.0}, flag=None)  # reference by name, no manifest flag
-    add(root, "random_action", CP, {0: 100.0, 1: 200.0})
-    add(root, "still", CP, {0: 50.0, 1: 50.0, 2: 50.0})  # reference by manifest flag only
-
-
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory, add_reference_runs):
-    """Reports of the fixture with reference runs (2 or 3 seeds, CartpoleBalance only; one a reference by
-    its manifest flag only) and of the bare fixture, and the records directory with the references."""
-    tiny = Path(__file__).resolve().parent / "fixtures" / "results_tiny"
-    root = tmp_path_factory.mktemp("refs") / "results"
-    shutil.copytree(tiny, root)
-    _make(root, add_reference_runs)
-    out_a, out_b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
-    return regenerate(root, out_a, reps=REPS, seed=0), regenerate(tiny, out_b, reps=REPS, seed=0), root
+def reports(refs_report, tiny_report):
+    """(report with reference runs, report of the bare fixture, records dir with the references)."""
+    return refs_report[0], tiny_report, refs_report[1]
 
 
 def test_split_reference_by_name_and_flag(reports):
@@ -97,14 +83,11 @@ def test_reference_rows_in_tables_report_and_console(reports):
     assert fa != fb
 
 
-def test_failed_reference_run_is_left_out_and_noted(tiny_copy, tmp_path, add_reference_runs):
-    add_reference_runs(tiny_copy, "zero_action", CP, {0: 697.0, 1: 697.0})
-    add_reference_runs(tiny_copy, "zero_action", MG, {0: -2.5}, status="failed")
-    r = regenerate(tiny_copy, tmp_path, reps=50, seed=0)
-    assert r.completeness.complete
-    ref = pd.read_csv(r.directory / "tables" / "reference_rows.csv")
-    assert list(ref["task"]) == [CP]
-    assert "reference run (zero_action, toy/MultiGoal, seed 0) left out" in r.index_md.read_text()
+def test_failed_reference_run_is_left_out_and_noted(reports):
+    with_refs, _, _ = reports
+    ref = pd.read_csv(with_refs.directory / "tables" / "reference_rows.csv")
+    assert set(ref["task"]) == {CP}  # the failed MultiGoal zero_action run gives no row
+    assert "reference run (zero_action, toy/MultiGoal, seed 0) left out" in with_refs.index_md.read_text()
 
 
 def test_mixed_reference_flag_is_an_error(tiny_copy, edit_manifest):
@@ -125,14 +108,21 @@ def test_only_reference_runs_is_an_error(tmp_path, add_reference_runs):
         regenerate(tmp_path, reps=50)
 
 
-def test_cli_prints_auc_and_final_aggregates(tiny, tmp_path):
-    ns = cli.add_arguments(argparse.ArgumentParser()).parse_args([str(tiny), "--out", str(tmp_path)])
-    ns.reps = 50
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert cli.main(ns) == 0
-    text = out.getvalue()
+def test_summary_has_auc_and_final_aggregates(tiny_report):
+    text = tiny_report.summary
     assert "headline score: AUC" in text and "AUC [CI]" in text and "final [CI]" in text
     lines = [ln.split() for ln in text.splitlines()]
     cppo_iqm = next(ln for ln in lines if ln[:2] == ["cppo", "IQM"])
     assert cppo_iqm[2] == "0.51" and cppo_iqm[5] == "0.9"  # AUC point, final point
+    assert len([ln for ln in lines if ln[:1] in (["cppo"], ["ppo"], ["dacer"])]) == 12  # 3 algos x 4 metrics
+
+
+def test_cli_prints_the_summary(tiny, tmp_path, monkeypatch, tiny_report):
+    import analysis.report
+
+    monkeypatch.setattr(analysis.report, "regenerate", lambda *a, **k: tiny_report)
+    ns = cli.add_arguments(argparse.ArgumentParser()).parse_args([str(tiny), "--out", str(tmp_path)])
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(ns) == 0
+    assert out.getvalue().startswith(tiny_report.summary + "\n") and "wrote " in out.getvalue()

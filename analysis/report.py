@@ -217,7 +217,7 @@ def _headline(agg_auc: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
     """``algo, metric, auc_point, auc_lower, auc_upper, final_point, final_lower, final_upper``."""
     a = agg_auc.rename(columns={"point": "auc_point", "lower": "auc_lower", "upper": "auc_upper"})
     f = agg.rename(columns={"point": "final_point", "lower": "final_lower", "upper": "final_upper"})
-    return a.merge(f, on=["algo", "metric"], how="outer", sort=False)
+    return a.merge(f, on=["algo", "metric"], how="left", sort=False, validate="one_to_one")  # keeps agg_auc's order
 
 
 def _summary(headline: pd.DataFrame, n_points: int, ref_final: pd.DataFrame, ref_auc: pd.DataFrame,
@@ -233,7 +233,7 @@ def _summary(headline: pd.DataFrame, n_points: int, ref_final: pd.DataFrame, ref
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     if not ref_final.empty:
         lines.append("reference rows (raw return, mean over seeds; not in the aggregates):")
-        merged = ref_auc.merge(ref_final, on=["algo", "task", "n_seeds"])
+        merged = ref_auc.merge(ref_final, on=["algo", "task", "n_seeds"]).sort_values(["task", "algo"], kind="stable")
         for r in merged.itertuples():
             lines.append(f"  {r.task}  {r.algo}: AUC {ci(r.auc_return_mean, r.auc_return_lower, r.auc_return_upper)}, "
                          f"final {ci(r.return_mean, r.return_lower, r.return_upper)} ({r.n_seeds} seeds)")

@@ -99,6 +99,7 @@ def test_report_auc_aggregates_and_headline(tiny_report):
     assert head.loc[("cppo", "IQM"), "auc_point"] == pytest.approx(K * 0.9)
     assert head.loc[("cppo", "IQM"), "final_point"] == pytest.approx(0.9)
     assert len(head) == 3 * 4
+    assert list(head.loc["cppo"].index) == ["Median", "IQM", "Mean", "Optimality Gap"]  # the aggregate table's order
     prof = pd.read_csv(t / "performance_profile_auc.csv")
     # every cppo AUC is K x (0.8..1.0) = 0.453..0.567: all above tau = 0.45, none above 0.6
     at = prof[prof["algo"] == "cppo"].set_index("tau")["fraction"]

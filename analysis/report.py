@@ -220,7 +220,7 @@ def _headline(agg_auc: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
     return a.merge(f, on=["algo", "metric"], how="left", sort=False, validate="one_to_one")  # keeps agg_auc's order
 
 
-def _summary(headline: pd.DataFrame, n_points: int, ref_final: pd.DataFrame, ref_auc: pd.DataFrame,
+def _summary(headline: pd.DataFrame, n_points: str, ref_final: pd.DataFrame, ref_auc: pd.DataFrame,
              conf: float) -> str:
     """Console text: the headline table (AUC and final aggregates with CIs), then the reference rows."""
     ci = lambda p, lo, hi: f"{T.format_value(float(p), 3)} [{T.format_value(float(lo), 3)}, {T.format_value(float(hi), 3)}]"  # noqa: E731
@@ -321,7 +321,8 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     poi_auc, _ = S.probability_of_improvement(auc_dict, spec)
     final_auc = A.per_task_auc(frame, spec)
     headline = _headline(agg_auc, agg)
-    n_points = int(auc_runs["n_points"].max())
+    counts = sorted(set(int(n) for n in auc_runs["n_points"]))
+    n_points = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]} (per task)"
     # reference rows (zero/random action): per task, never in the aggregates
     ref_final, ref_auc = reference_rows(ref_frame, spec)
     ref_lines = reference_lines(ref_auc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import matplotlib
 import matplotlib.ticker
@@ -227,7 +227,7 @@ def learning_curves_figure(lc: pd.DataFrame, proposed: str | None = None, ncols:
                 ax.set_xlabel("environment steps")
         for ax in axes[len(tasks):]:
             ax.set_visible(False)
-        by_label: dict[str, object] = {}
+        by_label: dict[str, Any] = {}
         for ax in axes[:len(tasks)]:  # a reference may be on some panels only: collect every label
             for h, lab in zip(*ax.get_legend_handles_labels()):
                 by_label.setdefault(lab, h)

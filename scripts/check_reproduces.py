@@ -5,7 +5,8 @@
 For every (algorithm label, task) pair under RESULTS_DIR and every selected seed, the run is trained
 again in a temporary directory from what its manifest recorded (registry algorithm, the full resolved
 config, budget, protocol), on the CPU, and every evaluation column is compared exactly, clock and
-memory columns aside (``train_seconds``, ``eval_seconds``, ``compile_seconds``, ``peak_memory_mb``).
+memory columns aside (``train_seconds``, ``eval_seconds``, ``compile_seconds``, ``peak_memory_mb``),
+with the torch thread count the run recorded (CPU float results depend on it).
 Prints one line per run and a summary; exits 1 if any run differs, 2 on bad input.
 """
 
@@ -17,6 +18,8 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import torch
 
 from harness import records
 from harness.runner import RunSpec, prepare, train
@@ -44,6 +47,8 @@ def check_one(run_path: str) -> tuple[str, bool, str, float]:
     stored = records.load_run(run_path)
     m = stored.manifest
     label = f"{m['algo']} | {m['task']} | seed {m['seed']}"
+    # CPU float results depend on torch's intra-op thread count (reduction order): use the stored one.
+    torch.set_num_threads(int(m.get("torch_threads") or 1))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         prep = prepare(_spec_from_manifest(m, tmp))
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", help="a results directory (e.g. results/quick)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to re-run per pair (default 0)")
-    p.add_argument("--only", nargs="+", metavar="ALGO/TASK", help="restrict to these 'algo@suite/task' pairs")
+    p.add_argument("--only", nargs="+", metavar="ALGO@TASK", help="restrict to these 'algo@suite/task' pairs")
+    p.add_argument("--tasks", nargs="+", metavar="TASK", help="restrict to these tasks, e.g. toy/MultiGoal")
     p.add_argument("--workers", type=int, default=1, help="runs in parallel (default 1)")
     args = p.parse_args(argv)
     root = Path(args.results)
@@ -84,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if m["status"] != "complete" or int(m["seed"]) not in args.seeds:
             continue
         if args.only and f"{m['algo']}@{m['task']}" not in args.only:
+            continue
+        if args.tasks and m["task"] not in args.tasks:
             continue
         runs.append(str(d))
     if not runs:

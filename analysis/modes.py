@@ -7,9 +7,11 @@ states (``probes.jsonl``, :mod:`harness.probe_records`).
 
 Mode count of one sample set (:func:`count_modes`):
 
-0. keep the samples strictly inside the action bound (clipping piles mass onto the box's edges and
-   corners; those atoms are a property of the clip, not of the policy) unless fewer than
-   ``min_interior`` of them are inside;
+0. undo clipping atoms: an action clipped to the bound (policies sample beyond [-1, 1] and clip, so
+   mass piles onto the box's edges and corners, atoms that would each look like a mode) is a censored
+   observation; each clipped coordinate is replaced by a half-normal tail beyond the bound whose
+   scale keeps the density continuous at the bound (:func:`unclip`). A clipped Gaussian
+   then stays one mode, while a policy that only acts on corners (bang-bang) keeps one mode per corner;
 1. fit Gaussian mixtures with K = 1..``max_k`` full-covariance components by EM (k-means++ starts
    from a seeded ``numpy.random.Generator``, several restarts, a covariance floor ``reg`` so that
    atoms, e.g. actions clipped to a corner of the box, cannot give an unbounded likelihood) and keep
@@ -56,11 +58,13 @@ class ModeCounter:
     smaller endpoint density (two equal Gaussians then need more than ~3.4 standard deviations between
     their means to count as two modes)."""
     bound: float = 0.999
-    """Samples with a coordinate at or beyond this magnitude are at the action bound (clipped)."""
-    min_interior: float = 0.25
-    """Modes are counted on the samples strictly inside the bound (clipping piles mass onto edges and
-    corners, atoms that would count as modes of their own); if fewer than this share is inside, on all
-    samples (a policy that lives on the bound, e.g. bang-bang, is then counted as it acts)."""
+    """Coordinates at or beyond this magnitude are at the action bound (clipped)."""
+    edge: float = 0.1
+    """Width of the band inside the bound whose sample density the reconstructed tail continues."""
+    tail_floor: float = 0.05
+    """Smallest scale of a reconstructed tail (the scale of an isolated atom)."""
+    tail_cap: float = 1.0
+    """Largest scale of a reconstructed tail."""
     min_weight: float = 0.05
     """Smallest mass of a counted mode."""
     restarts: int = 3
@@ -124,6 +128,33 @@ def _mixture_density(points: np.ndarray, weights: np.ndarray, means: np.ndarray,
     return np.exp(_logsumexp(_logpdf(points, means, covs) + np.log(weights)[None], 1))
 
 
+def unclip(x: np.ndarray, counter: ModeCounter, rng: np.random.Generator) -> np.ndarray:
+    """Replace coordinates clipped to the bound by a reconstructed tail beyond it (see module docstring).
+
+    Per coordinate and side, the ``n_c`` clipped values (share ``p_c``) become ``±(1 + tau |z|)``,
+    ``z ~ N(0, 1)``, with ``tau`` chosen so that the density is continuous at the bound: a half-normal
+    tail of mass ``p_c`` has density ``p_c sqrt(2 / pi) / tau`` there, matched to the density of the
+    unclipped samples within ``edge`` of the bound. With (almost) no unclipped samples there, the atom
+    is isolated (e.g. a bang-bang policy) and keeps the small scale ``tail_floor``.
+    """
+    x = x.copy()
+    n = len(x)
+    for i in range(x.shape[1]):
+        col = x[:, i]
+        for sign in (1.0, -1.0):
+            at = sign * col >= counter.bound
+            if not at.any():
+                continue
+            near = int(((sign * col < counter.bound) & (sign * col >= counter.bound - counter.edge)).sum())
+            if near < 3:
+                tau = counter.tail_floor
+            else:
+                density = near / (n * counter.edge)
+                tau = float(np.clip(at.mean() * math.sqrt(2 / math.pi) / density, counter.tail_floor, counter.tail_cap))
+            col[at] = sign * (1.0 + tau * np.abs(rng.standard_normal(int(at.sum()))))
+    return x
+
+
 def count_modes(actions: np.ndarray, counter: ModeCounter = ModeCounter()) -> int:
     """Number of action modes of a ``[M, A]`` sample (see module docstring); 0 for an empty sample."""
     x = np.asarray(actions, dtype=float)
@@ -131,11 +162,9 @@ def count_modes(actions: np.ndarray, counter: ModeCounter = ModeCounter()) -> in
         raise ValueError(f"actions must be [M, A], got shape {x.shape}")
     if len(x) == 0:
         return 0
-    inside = (np.abs(x) < counter.bound).all(axis=1)
-    if inside.mean() >= counter.min_interior:
-        x = x[inside]
-    n, d = x.shape
     rng = np.random.default_rng(counter.seed)
+    x = unclip(x, counter, rng)
+    n, d = x.shape
     best = None
     for k in range(1, min(counter.max_k, n) + 1):
         fits = [_fit_gmm(x, k, rng, counter) for _ in range(counter.restarts if k > 1 else 1)]

@@ -50,6 +50,16 @@ def test_skewed_and_clipped_single_modes_count_one(seed):
     assert count_modes(skew) == 1
     assert count_modes(mixture(rng, [(0.0, 0.0)], 1.0)) == 1  # ~50 % of the samples clipped
     assert count_modes(mixture(rng, [(0.35, -0.35)], 0.5)) == 1
+    # mean beyond the bound (Gaussian PPO late in training): most samples clipped to x = -1
+    heavy = np.clip(np.array([-1.3, 0.2]) + np.array([0.4, 0.5]) * rng.standard_normal((256, 2)), -1, 1)
+    assert count_modes(heavy) == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_modes_on_the_bound_still_count(seed):
+    """Four modes centred on the box's edges (half of each clipped) are still four."""
+    rng = np.random.default_rng(400 + seed)
+    assert count_modes(mixture(rng, GOAL_DIRS, 0.1)) == 4
 
 
 def test_policy_on_the_bound_is_counted_as_it_acts():

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from harness import records
 from harness.runner import RunSpec, run
+
+torch.set_num_threads(1)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ provides it (rsl_rl: gamma * V(s_t)), with rsl_rl's approximation as the fallbac
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -21,7 +22,7 @@ from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
 
 from .config import TUNED, PPOConfig
-from harness.blocks.gaussian import gaussian_log_prob
+from harness.blocks.gaussian import gaussian_entropy, gaussian_log_prob
 from .networks import ActorCritic
 from harness.blocks.ppo import PPOUpdateMixin
 
@@ -36,7 +37,12 @@ class PPOAgent(PPOUpdateMixin):
         with seeded_init(seeds.init):
             self.net = ActorCritic(spec.obs_dim, spec.action_dim, cfg).to(self.device)
         self.obs_norm = RunningNorm(spec.obs_dim, device=self.device) if cfg.obs_norm else None
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        if cfg.grad_clip == "separate":  # one parameter group each, so each is clipped on its own
+            critic = list(self.net.critic.parameters())
+            groups: list = [{"params": self.net.actor_parameters()}, {"params": critic}]
+            self.optimizer = torch.optim.Adam(groups, lr=cfg.lr)
+        else:
+            self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl)
         self.gen = seeds.generator("train", str(self.device))
         self.buffer = RolloutBuffer(
@@ -56,24 +62,38 @@ class PPOAgent(PPOUpdateMixin):
     @torch.no_grad()
     def act(self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None):
         mean, std = self.net.dist_params(self._norm(obs))
+        squash = torch.tanh if self.net.tanh else (lambda x: x.clamp(-1.0, 1.0))
         if not explore:
-            return mean.clamp(-1.0, 1.0), {}
+            return squash(mean), {}
         g = generator if generator is not None else self.gen
         raw = mean + std * torch.randn(mean.shape, generator=g, device=mean.device)
+        # log-prob of the pre-squash sample: the tanh Jacobian cancels in PPO's ratio.
         extras = {"raw_actions": raw, "log_probs": gaussian_log_prob(raw, mean, std), "means": mean, "stds": std}
-        return raw.clamp(-1.0, 1.0), extras
+        return squash(raw), extras
+
+    def _tanh_entropy(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """Brax's entropy estimate of tanh(N(mean, std)): the Gaussian's entropy plus log|d tanh/dx| at
+        one reparameterised sample per state (``NormalTanhDistribution.entropy``), ``[B, A] -> [B]``."""
+        x = mean + std * torch.randn(mean.shape, generator=self.gen, device=mean.device)
+        log_det = 2.0 * (math.log(2.0) - x - torch.nn.functional.softplus(-2.0 * x))
+        return gaussian_entropy(std) + log_det.sum(-1)
 
     def update(self) -> dict[str, float]:
-        b = self.buffer
+        b, cfg = self.buffer, self.cfg
+        before = self.obs_norm is not None and cfg.obs_norm_update == "before"
+        if before:
+            self.obs_norm.update(b["obs"])
         out, n, _ = self._ppo_epochs(self._ppo_batch(), lambda mb: self.net.dist_params(mb["obs"]),
-                                     lambda mb: self.net.value(mb["obs"]))
+                                     lambda mb: self.net.value(mb["obs"]),
+                                     entropy=self._tanh_entropy if self.net.tanh else None)
         mean_reward = float(b["rewards"].mean())
-        if self.obs_norm is not None:
+        action_std = float(b["stds"].mean()) if self.net.tanh else self.net.log_std.exp().mean().item()
+        if self.obs_norm is not None and not before:
             self.obs_norm.update(b["obs"])
         b.clear()
         self.iterations += 1
         out.update(
-            lr=self.optimizer.param_groups[0]["lr"], action_std=self.net.log_std.exp().mean().item(),
+            lr=self.optimizer.param_groups[0]["lr"], action_std=action_std,
             gradient_steps=float(n), mean_reward=mean_reward,
         )
         return out

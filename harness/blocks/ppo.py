@@ -33,7 +33,7 @@ class PPOLoopConfig:
     Gaussian PPO and CPPO (whose conditional PPO step is the same loop), so both use the same names and
     defaults."""
 
-    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"grad_clip": "joint", "gae_horizon": 0}
+    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"grad_clip": "joint", "gae_horizon": 0, "advantage": "gae"}
     """Fields added after records existed, at the value that reproduces the older behaviour: left out of
     the config hash at that value (``harness.config.run_config_hash``), so those records still match.
     Subclasses extend it (``{**PPOLoopConfig.LEGACY_DEFAULTS, ...}``)."""
@@ -86,6 +86,10 @@ class PPOLoopConfig:
     steps (``num_steps`` must be a multiple), each bootstrapping from V of its last next-observation,
     as Brax's ``unroll_length`` segments (Brax recomputes them per minibatch with the current critic;
     here they use the critic at the start of the update)."""
+    advantage: Literal["gae", "brax"] = "gae"
+    """Policy advantage: GAE(lambda) (rsl_rl, and the value targets either way), or Brax's
+    ``r_t + gamma (1 - terminated) vs_{t+1} - V(s_t)`` with ``vs`` the GAE value target, i.e. delta_t
+    plus gamma (not gamma * lambda) times the next step's GAE, which ends at a segment or episode end."""
 
     def validate(self) -> None:
         for name in ("num_steps", "epochs", "minibatches"):
@@ -116,6 +120,7 @@ BRAX_DMC_LOOP: dict[str, object] = {
     "grad_clip": "none",         # max_grad_norm None
     "reward_scale": 10.0,        # reward_scaling
     "adv_norm": "minibatch",     # normalize_advantage, inside the loss, per minibatch
+    "advantage": "brax",         # compute_gae's advantages: r + gamma vs_{t+1} - V, not GAE(lambda)
     "obs_norm": True,            # normalize_observations
     "critic_hidden": (256,) * 5,  # make_ppo_networks default value_hidden_layer_sizes
     "activation": "swish",       # make_ppo_networks default activation (linen.swish)
@@ -184,6 +189,13 @@ class RolloutMixin:
             seg_end = torch.arange(done.shape[0], device=done.device) % horizon == horizon - 1
             done = done | seg_end.unsqueeze(-1)
         adv, returns = gae(b["rewards"], values, next_values, b["terminated"], done, cfg.gamma, cfg.lam)
+        if getattr(cfg, "advantage", "gae") == "brax":
+            # r_t + gamma (1 - term) vs_{t+1} - V_t, vs = V + GAE the value target: delta_t plus the next
+            # step's GAE discounted by gamma only (brax losses.compute_gae's ``advantages``).
+            following = torch.cat([adv[1:], torch.zeros_like(adv[:1])])
+            not_term, not_done = 1.0 - b["terminated"].float(), 1.0 - done.float()
+            delta = b["rewards"] + cfg.gamma * not_term * next_values - values
+            adv = delta + cfg.gamma * not_done * following
         return values, adv, returns
 
     def _rollout_state(self) -> dict:

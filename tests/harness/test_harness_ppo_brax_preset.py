@@ -55,6 +55,7 @@ def test_preset_matches_braxs_loss_settings():
     # gradient clipping, per-minibatch advantage normalisation; make_ppo_networks defaults.
     assert (cfg.clip, cfg.lam, cfg.value_coef) == (0.3, 0.95, 0.25)
     assert (cfg.schedule, cfg.clipped_value_loss, cfg.grad_clip, cfg.adv_norm) == ("fixed", False, "none", "minibatch")
+    assert cfg.advantage == "brax"
     assert (cfg.policy_dist, cfg.actor_hidden, cfg.critic_hidden) == ("tanh_normal", (32,) * 4, (256,) * 5)
     assert (cfg.activation, cfg.weight_init, cfg.obs_norm_update) == ("swish", "lecun_uniform", "before")
 
@@ -97,7 +98,7 @@ def test_new_fields_at_legacy_values_keep_old_hashes():
     for algo in ("ppo", "cppo"):
         cfg = resolve_config(get_algorithm(algo), get_task("playground/CartpoleBalance"))
         legacy = type(cfg).LEGACY_DEFAULTS
-        assert {"grad_clip", "gae_horizon"} <= set(legacy)
+        assert {"grad_clip", "gae_horizon", "advantage"} <= set(legacy)
         before = {k: v for k, v in config_to_json(cfg).items() if k not in legacy}
         assert run_config_hash(cfg) == config_hash(before)
         assert run_config_hash(dataclasses.replace(cfg, grad_clip="separate")) != run_config_hash(cfg)
@@ -140,6 +141,14 @@ def test_segment_gae_bootstraps_at_every_segment_end():
         assert torch.allclose(adv[t], expect, atol=1e-5), t
     _, whole, _ = _Host(dataclasses.replace(cfg, gae_horizon=0), b)._advantages()
     assert not torch.allclose(whole[0], adv[0])  # the cut changes the first segment's advantages
+    # Brax's policy advantage: r_t + gamma vs_{t+1} - V_t with vs = V + GAE, vs_{t+1} = V at a segment end
+    _, brax, returns = _Host(dataclasses.replace(cfg, advantage="brax"), b)._advantages()
+    vs = v + adv
+    assert torch.allclose(returns, vs)
+    for t in range(T):
+        vs_next = nv[t] if t % k == k - 1 else vs[t + 1]
+        assert torch.allclose(brax[t], b["rewards"][t] + gamma * vs_next - v[t], atol=1e-5), t
+    assert not torch.allclose(brax[0], adv[0])
 
 
 def _toy_agent(**overrides):

@@ -3,7 +3,9 @@
 Follows leggedrobotics/rsl_rl@c281c32 (``rsl_rl/algorithms/ppo.py``): clipped surrogate, clipped
 value loss, adaptive-KL learning rate (per minibatch), state-independent std, GAE, gradient-norm
 clipping, running observation normalisation. Time-outs bootstrap from V(final_obs) where the env
-provides it (rsl_rl: gamma * V(s_t)), with rsl_rl's approximation as the fallback.
+provides it (rsl_rl: gamma * V(s_t)), with rsl_rl's approximation as the fallback. The preset
+``brax_dmc`` switches to Brax's PPO as Playground's DM Control config runs it (tanh-squashed Normal,
+fixed lr, no value or gradient clipping, ...); README.md lists what still differs from either.
 """
 
 from __future__ import annotations

@@ -251,7 +251,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     ap.add_argument("--skip-brax", action="store_true")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads, and single-threaded XLA when 1 (default 1: on a shared CPU two torch "
+                         "threads waiting on each other made a gradient step 13x slower)")
     args = ap.parse_args()
+    if args.threads == 1:  # before jax is imported
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    import torch
+
+    torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.config == "brax_dmc":

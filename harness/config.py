@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
-__all__ = ["ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash", "run_config_hash"]
+__all__ = ["PRESET_KEY", "ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash", "run_config_hash"]
 
 
 class ConfigError(ValueError):
@@ -153,13 +153,30 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+PRESET_KEY = "preset"
+"""Override key that selects a named tuned-table preset (``--set preset=brax_dmc``, or ``preset =
+"brax_dmc"`` in a sweep spec's ``[config.<algo>]``); it is not a config field."""
+
+
 def resolve_config(spec: Any, task: Any, overrides: Mapping[str, Any] | None = None) -> Any:
-    """Defaults, then ``spec.tuned["preset:<task.preset>"]``, then ``spec.tuned[task.name]``, then overrides."""
+    """Defaults, then ``spec.tuned["preset:<task.preset>"]``, then ``spec.tuned[task.name]``, then the
+    preset named by an override ``preset=<name>`` (``spec.tuned["preset:<name>"]``), then the other
+    overrides."""
     cfg = spec.config_cls()
     for key in (f"preset:{task.preset}", task.name):
         if key in spec.tuned:
             cfg = apply_overrides(cfg, spec.tuned[key], source=f"tuned table {key!r}")
-    return apply_overrides(cfg, overrides or {}, source="user override")
+    rest = dict(overrides or {})
+    chosen = rest.pop(PRESET_KEY, None)
+    if chosen is not None:
+        known = sorted(k.split(":", 1)[1] for k in spec.tuned if k.startswith("preset:"))
+        if not isinstance(chosen, str) or f"preset:{chosen}" not in spec.tuned:
+            raise ConfigError(
+                f"config key 'preset': {chosen!r} is not a preset of {getattr(spec, 'name', spec)!r}; "
+                f"allowed: {', '.join(known) or 'none'}"
+            )
+        cfg = apply_overrides(cfg, spec.tuned[f"preset:{chosen}"], source=f"tuned table 'preset:{chosen}'")
+    return apply_overrides(cfg, rest, source="user override")
 
 
 def config_to_json(cfg: Any) -> dict[str, Any]:

@@ -3,11 +3,14 @@
 Follows leggedrobotics/rsl_rl@c281c32 (``rsl_rl/algorithms/ppo.py``): clipped surrogate, clipped
 value loss, adaptive-KL learning rate (per minibatch), state-independent std, GAE, gradient-norm
 clipping, running observation normalisation. Time-outs bootstrap from V(final_obs) where the env
-provides it (rsl_rl: gamma * V(s_t)), with rsl_rl's approximation as the fallback.
+provides it (rsl_rl: gamma * V(s_t)), with rsl_rl's approximation as the fallback. The preset
+``brax_dmc`` switches to Brax's PPO as Playground's DM Control config runs it (tanh-squashed Normal,
+fixed lr, no value or gradient clipping, ...); README.md lists what still differs from either.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -22,7 +25,7 @@ from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
 
 from .config import TUNED, PPOConfig
-from harness.blocks.gaussian import gaussian_log_prob
+from harness.blocks.gaussian import gaussian_entropy, gaussian_log_prob
 from .networks import ActorCritic
 from harness.blocks.ppo import PPOUpdateMixin
 
@@ -37,7 +40,12 @@ class PPOAgent(PPOUpdateMixin):
         with seeded_init(seeds.init):
             self.net = ActorCritic(spec.obs_dim, spec.action_dim, cfg).to(self.device)
         self.obs_norm = RunningNorm(spec.obs_dim, device=self.device) if cfg.obs_norm else None
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        if cfg.grad_clip == "separate":  # one parameter group each, so each is clipped on its own
+            critic = list(self.net.critic.parameters())
+            groups: list = [{"params": self.net.actor_parameters()}, {"params": critic}]
+            self.optimizer = torch.optim.Adam(groups, lr=cfg.lr)
+        else:
+            self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl)
         self.gen = seeds.generator("train", str(self.device))
         self.buffer = RolloutBuffer(
@@ -58,13 +66,22 @@ class PPOAgent(PPOUpdateMixin):
     def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Training: a Gaussian sample (training generator), with what the PPO update needs back."""
         mean, std = self.net.dist_params(self._norm(obs))
+        squash = torch.tanh if self.net.tanh else (lambda x: x.clamp(-1.0, 1.0))
         raw = mean + std * torch.randn(mean.shape, generator=self.gen, device=mean.device)
+        # log-prob of the pre-squash sample: the tanh Jacobian cancels in PPO's ratio.
         extras = {"raw_actions": raw, "log_probs": gaussian_log_prob(raw, mean, std), "means": mean, "stds": std}
-        return raw.clamp(-1.0, 1.0), extras
+        return squash(raw), extras
+
+    def _tanh_entropy(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """Brax's entropy estimate of tanh(N(mean, std)): the Gaussian's entropy plus log|d tanh/dx| at
+        one reparameterised sample per state (``NormalTanhDistribution.entropy``), ``[B, A] -> [B]``."""
+        x = mean + std * torch.randn(mean.shape, generator=self.gen, device=mean.device)
+        log_det = 2.0 * (math.log(2.0) - x - torch.nn.functional.softplus(-2.0 * x))
+        return gaussian_entropy(std) + log_det.sum(-1)
 
     eval_protocol = {
-        "deterministic": "the Gaussian mean (clipped to [-1, 1])",
-        "stochastic": "a sample of the state-independent-std Gaussian, clipped (the behaviour policy)",
+        "deterministic": "the Gaussian mean (clipped to [-1, 1]; tanh-squashed with policy_dist='tanh_normal')",
+        "stochastic": "a Gaussian sample, clipped or tanh-squashed as in training (the behaviour policy)",
         "extra_modes": {},
     }
 
@@ -72,23 +89,29 @@ class PPOAgent(PPOUpdateMixin):
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
         """``deterministic``: the Gaussian mean; ``stochastic``: a sample, as in training."""
         mean, std = self.net.dist_params(self._norm(obs))
+        squash = torch.tanh if self.net.tanh else (lambda x: x.clamp(-1.0, 1.0))
         if mode == "deterministic":
-            return mean.clamp(-1.0, 1.0)
+            return squash(mean)
         if mode == "stochastic":
-            return (mean + std * torch.randn(mean.shape, generator=generator, device=mean.device)).clamp(-1.0, 1.0)
+            return squash(mean + std * torch.randn(mean.shape, generator=generator, device=mean.device))
         raise unknown_eval_mode(self, mode)
 
     def update(self) -> dict[str, float]:
-        b = self.buffer
+        b, cfg = self.buffer, self.cfg
+        before = self.obs_norm is not None and cfg.obs_norm_update == "before"
+        if before:
+            self.obs_norm.update(b["obs"])
         out, n, _ = self._ppo_epochs(self._ppo_batch(), lambda mb: self.net.dist_params(mb["obs"]),
-                                     lambda mb: self.net.value(mb["obs"]))
+                                     lambda mb: self.net.value(mb["obs"]),
+                                     entropy=self._tanh_entropy if self.net.tanh else None)
         mean_reward = float(b["rewards"].mean())
-        if self.obs_norm is not None:
+        action_std = float(b["stds"].mean()) if self.net.tanh else self.net.log_std.exp().mean().item()
+        if self.obs_norm is not None and not before:
             self.obs_norm.update(b["obs"])
         b.clear()
         self.iterations += 1
         out.update(
-            lr=self.optimizer.param_groups[0]["lr"], action_std=self.net.log_std.exp().mean().item(),
+            lr=self.optimizer.param_groups[0]["lr"], action_std=action_std,
             gradient_steps=float(n), mean_reward=mean_reward,
         )
         return out

@@ -15,7 +15,7 @@ gradient-norm clipping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import torch
 
@@ -25,7 +25,7 @@ from ..normalization import RunningNorm
 from ..optim import AdaptiveKL, diag_gaussian_kl, set_lr
 from .gaussian import clipped_surrogate, gaussian_entropy, gaussian_log_prob, value_loss
 
-__all__ = ["PPOLoopConfig", "RolloutMixin", "PPOUpdateMixin"]
+__all__ = ["PPOLoopConfig", "RolloutMixin", "PPOUpdateMixin", "BRAX_DMC_LOOP", "brax_dmc_structure"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class PPOLoopConfig:
     """What PPO's rollout and update loop (``PPOUpdateMixin``) reads; shared by
     Gaussian PPO and CPPO (whose conditional PPO step is the same loop), so both use the same names and
     defaults."""
+
+    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"grad_clip": "joint", "gae_horizon": 0, "advantage": "gae"}
+    """Fields added after records existed, at the value that reproduces the older behaviour: left out of
+    the config hash at that value (``harness.config.run_config_hash``), so those records still match.
+    Subclasses extend it (``{**PPOLoopConfig.LEGACY_DEFAULTS, ...}``)."""
 
     num_envs: int = 0
     """Parallel training envs; 0 = the task's default."""
@@ -59,7 +64,11 @@ class PPOLoopConfig:
     desired_kl: float = 0.01
     """Target KL of the adaptive schedule."""
     max_grad_norm: float = 1.0
-    """Global gradient-norm clip."""
+    """Gradient-norm clip (see ``grad_clip``)."""
+    grad_clip: Literal["joint", "separate", "none"] = "joint"
+    """"joint": one norm over every trained parameter (this suite's behaviour so far); "separate": one
+    norm per optimiser parameter group, i.e. actor and critic apart (rsl_rl@c281c32); "none": no
+    clipping (Brax's default ``max_grad_norm=None``, used by Playground's DM Control config)."""
     clipped_value_loss: bool = True
     """Clip the value update around the rollout's values (rsl_rl default)."""
     critic_hidden: tuple[int, ...] = (256, 128, 128)
@@ -73,6 +82,15 @@ class PPOLoopConfig:
     """Multiplier on rewards before GAE (Brax ``reward_scaling``)."""
     adv_norm: Literal["rollout", "minibatch", "none"] = "rollout"
     """Advantage normalisation over the whole rollout (rsl_rl default) or per minibatch (Brax)."""
+    gae_horizon: int = 0
+    """0: GAE runs over the whole ``num_steps`` rollout. k > 0: the rollout is cut into segments of k
+    steps (``num_steps`` must be a multiple), each bootstrapping from V of its last next-observation,
+    as Brax's ``unroll_length`` segments (Brax recomputes them per minibatch with the current critic;
+    here they use the critic at the start of the update)."""
+    advantage: Literal["gae", "brax"] = "gae"
+    """Policy advantage: GAE(lambda) (rsl_rl, and the value targets either way), or Brax's
+    ``r_t + gamma (1 - terminated) vs_{t+1} - V(s_t)`` with ``vs`` the GAE value target, i.e. delta_t
+    plus gamma (not gamma * lambda) times the next step's GAE, which ends at a segment or episode end."""
 
     def validate(self) -> None:
         for name in ("num_steps", "epochs", "minibatches"):
@@ -80,6 +98,45 @@ class PPOLoopConfig:
                 raise ValueError(f"{name} must be >= 1")
         if not (0.0 < self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
             raise ValueError("gamma must be in (0, 1] and lam in [0, 1]")
+        if self.gae_horizon < 0 or (self.gae_horizon and self.num_steps % self.gae_horizon):
+            raise ValueError(f"gae_horizon must be 0 or divide num_steps ({self.num_steps}), got {self.gae_horizon}")
+
+
+BRAX_DMC_LOOP: dict[str, object] = {
+    # MuJoCo Playground 0.2.0 ``config/dm_control_suite_params.py::brax_ppo_config`` run by
+    # brax 0.14.2 ``training/agents/ppo/train.py`` + ``losses.py`` (baselines/ppo/README.md).
+    "num_envs": 2048,            # num_envs
+    "num_steps": 480,            # unroll_length 30 x (batch_size 1024 x num_minibatches 32 / num_envs 2048) unrolls
+    "gae_horizon": 30,           # unroll_length: GAE per 30-step segment, bootstrapped at its end
+    "epochs": 16,                # num_updates_per_batch
+    "minibatches": 32,           # num_minibatches (each 1024 segments x 30 steps = 30,720 samples)
+    "clip": 0.3,                 # clipping_epsilon (Brax default)
+    "gamma": 0.995,              # discounting (0.95 for BallInCup and FingerSpin: per-task entries)
+    "lam": 0.95,                 # gae_lambda (Brax default)
+    "value_coef": 0.25,          # Brax's value loss is 0.5 * vf_loss_coefficient (0.5) * MSE
+    "entropy_coef": 0.01,        # entropy_cost
+    "lr": 1e-3,                  # learning_rate
+    "schedule": "fixed",         # learning_rate_schedule None: no adaptive KL
+    "clipped_value_loss": False,  # clipping_epsilon_value None
+    "grad_clip": "none",         # max_grad_norm None
+    "reward_scale": 10.0,        # reward_scaling
+    "adv_norm": "minibatch",     # normalize_advantage, inside the loss, per minibatch
+    "advantage": "brax",         # compute_gae's advantages: r + gamma vs_{t+1} - V, not GAE(lambda)
+    "obs_norm": True,            # normalize_observations
+    "critic_hidden": (256,) * 5,  # make_ppo_networks default value_hidden_layer_sizes
+    "activation": "swish",       # make_ppo_networks default activation (linen.swish)
+}
+"""PPO's outer loop at Playground's DM Control Brax PPO config, as ``PPOLoopConfig`` fields; Gaussian
+PPO's and CPPO's ``preset:brax_dmc`` entries start from it."""
+
+
+def brax_dmc_structure(cfg: PPOLoopConfig) -> dict[str, int]:
+    """Env steps, gradient steps and minibatch samples per update of a loop config (to compare with
+    Brax's ``env_step_per_training_step = batch_size * unroll_length * num_minibatches`` and its
+    ``num_updates_per_batch * num_minibatches`` SGD steps)."""
+    env_steps = cfg.num_envs * cfg.num_steps
+    return {"env_steps_per_update": env_steps, "gradient_steps_per_update": cfg.epochs * cfg.minibatches,
+            "minibatch_samples": env_steps // cfg.minibatches}
 
 
 
@@ -124,13 +181,25 @@ class RolloutMixin:
         """``(values, advantages, returns)`` of the stored rollout under the current critic.
 
         Time-outs bootstrap from V(final obs); without a final observation (IsaacLab) they use
-        rsl_rl's fallback V(s_t)."""
+        rsl_rl's fallback V(s_t). With ``cfg.gae_horizon = k > 0`` the recursion is also cut after every
+        k-th step, which then bootstraps from V(next obs) (Brax's unroll segments)."""
         b, cfg = self.buffer, self.cfg
         values = self._value(self._norm(b["obs"]))
         next_values = self._value(self._norm(b["next_obs"]))
         next_values = torch.where(b["final_valid"] > 0, next_values, values)
         done = b["terminated"] | b["truncated"]
+        horizon = getattr(cfg, "gae_horizon", 0)
+        if horizon:
+            seg_end = torch.arange(done.shape[0], device=done.device) % horizon == horizon - 1
+            done = done | seg_end.unsqueeze(-1)
         adv, returns = gae(b["rewards"], values, next_values, b["terminated"], done, cfg.gamma, cfg.lam)
+        if getattr(cfg, "advantage", "gae") == "brax":
+            # r_t + gamma (1 - term) vs_{t+1} - V_t, vs = V + GAE the value target: delta_t plus the next
+            # step's GAE discounted by gamma only (brax losses.compute_gae's ``advantages``).
+            following = torch.cat([adv[1:], torch.zeros_like(adv[:1])])
+            not_term, not_done = 1.0 - b["terminated"].float(), 1.0 - done.float()
+            delta = b["rewards"] + cfg.gamma * not_term * next_values - values
+            adv = delta + cfg.gamma * not_done * following
         return values, adv, returns
 
     def _rollout_state(self) -> dict:
@@ -180,6 +249,7 @@ class PPOUpdateMixin(RolloutMixin):
         value: Callable[[Minibatch], torch.Tensor],
         extra_loss: Callable[[Minibatch, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
         | None = None,
+        entropy: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[dict[str, float], int, torch.Tensor | None]:
         """Run the PPO epochs over ``data``; returns (mean statistics, minibatch count, ratios of the first
         minibatch).
@@ -187,11 +257,16 @@ class PPOUpdateMixin(RolloutMixin):
         ``dist_params(mb)`` gives the trained Gaussian's mean and std at the minibatch (PPO: the policy;
         CPPO: the kernel at the stored a0), ``value(mb)`` the critic's values; ``extra_loss(mb, mean, std)``
         returns a term added to the loss and detached statistics to average (CPPO: the score
-        regulariser). Gradients are clipped over ``self.optimizer``'s parameters. Statistics stay on the
-        device: one host sync per minibatch, for the adaptive lr.
+        regulariser). ``entropy(mean, std) -> [B]`` replaces the Gaussian's closed form (Gaussian PPO's
+        tanh-Normal: Brax's one-sample estimate). Gradients are clipped as ``cfg.grad_clip`` says: over
+        all of ``self.optimizer``'s parameters ("joint"), per parameter group ("separate": the host puts
+        actor and critic in separate groups), or not at all. Statistics stay on the device: one host
+        sync per minibatch, for the adaptive lr.
         """
         cfg = self.cfg
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        clip_mode = getattr(cfg, "grad_clip", "joint")
+        groups = [list(group["params"]) for group in self.optimizer.param_groups]
+        clip_sets = {"joint": [[p for g in groups for p in g]], "separate": groups, "none": []}[clip_mode]
         stats: dict[str, torch.Tensor | float] = dict.fromkeys(
             ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"), 0.0
         )
@@ -210,7 +285,7 @@ class PPOUpdateMixin(RolloutMixin):
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 pol_loss, ratio = clipped_surrogate(log_prob, mb["log_probs"], a, cfg.clip)
                 v_loss = value_loss(value(mb), mb["values"], mb["returns"], cfg.clip, cfg.clipped_value_loss)
-                ent = gaussian_entropy(std).mean()
+                ent = (gaussian_entropy(std) if entropy is None else entropy(mean, std)).mean()
                 loss = pol_loss + cfg.value_coef * v_loss - cfg.entropy_coef * ent
                 extra: dict[str, torch.Tensor] = {}
                 if extra_loss is not None:
@@ -218,7 +293,8 @@ class PPOUpdateMixin(RolloutMixin):
                     loss = loss + term
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                for clip_set in clip_sets:
+                    torch.nn.utils.clip_grad_norm_(clip_set, cfg.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     if first_ratio is None:

@@ -63,8 +63,12 @@ class CPPOAgent(PPOUpdateMixin):
         self.flow_ref = copy.deepcopy(self.flow).requires_grad_(False)
         self.obs_norm = RunningNorm(S, device=self.device) if cfg.obs_norm else None
         # The conditional PPO step trains the kernel (not its frozen copy, kernel_reset="delta") and the critic.
-        trained = [p for p in (*self.kernel.parameters(), *self.critic.parameters()) if p.requires_grad]
-        self.optimizer = torch.optim.Adam(trained, lr=cfg.lr)
+        kernel = [p for p in self.kernel.parameters() if p.requires_grad]
+        critic = [p for p in self.critic.parameters() if p.requires_grad]
+        if cfg.grad_clip == "separate":  # one parameter group each, so each is clipped on its own
+            self.optimizer = torch.optim.Adam([{"params": kernel}, {"params": critic}], lr=cfg.lr)
+        else:
+            self.optimizer = torch.optim.Adam(kernel + critic, lr=cfg.lr)
         self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.flow_lr)
         self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl)
         self.gen = seeds.generator("train", str(self.device))

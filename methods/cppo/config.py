@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from harness.blocks.ppo import PPOLoopConfig
+from harness.blocks.ppo import BRAX_DMC_LOOP, PPOLoopConfig
 
 __all__ = ["CPPOConfig", "TUNED"]
 
@@ -20,7 +20,7 @@ class CPPOConfig(PPOLoopConfig):
     """CPPO: Gaussian PPO's loop settings (``PPOLoopConfig``: rollout, conditional PPO on the kernel,
     critic; same names and defaults except ``entropy_coef``) plus the method's switches."""
 
-    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"kernel_base": "langevin"}
+    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {**PPOLoopConfig.LEGACY_DEFAULTS, "kernel_base": "langevin"}
     """Fields added after records existed, at the value that reproduces the older behaviour: left out of
     the config hash at that value (``harness.config.run_config_hash``), so those records still match."""
 
@@ -117,6 +117,11 @@ TUNED: dict[str, dict[str, object]] = {
         "num_steps": 32, "epochs": 5, "minibatches": 4, "gamma": 0.99, "lam": 0.95,
         "critic_hidden": (256, 256), "kernel_hidden": (128, 128), "flow_hidden": (128, 128), "lr": 1e-3,
     },
+    # Playground's DM Control Brax PPO outer loop (Gaussian PPO's preset:brax_dmc, harness.blocks.ppo
+    # BRAX_DMC_LOOP: envs, rollout, epochs, minibatches, gamma, clip, loss weights, lr, no value or
+    # gradient clipping, reward scale 10) with CPPO's own policy: flow and kernel nets and the kernel's
+    # entropy weight (0.005) keep their CPPO values.
+    "preset:brax_dmc": {**BRAX_DMC_LOOP, "entropy_coef": 0.005},
     # IsaacLab: rsl_rl shared settings for the PPO part; the paper's "15 epochs, 4 minibatches".
     "preset:isaaclab": {"num_steps": 24, "epochs": 5, "minibatches": 4, "critic_hidden": (512, 256, 128),
                         "kernel_hidden": (512, 256, 128), "flow_hidden": (512, 256, 256)},

@@ -163,10 +163,10 @@ def _toy_agent(**overrides):
 def test_tanh_normal_acts_in_bounds_and_deterministic_is_tanh_of_mean():
     agent, env = _toy_agent(policy_dist="tanh_normal", weight_init="lecun_uniform")
     obs = env.reset() * 50.0
-    a, extras = agent.act(obs, explore=True)
+    a, extras = agent.act(obs)
     assert torch.all(a.abs() < 1.0) and torch.allclose(a, torch.tanh(extras["raw_actions"]))
     mean, _ = agent.net.dist_params(agent._norm(obs))
-    assert torch.equal(agent.act(obs, explore=False)[0], torch.tanh(mean))
+    assert torch.equal(agent.eval_act(obs, "deterministic", torch.Generator()), torch.tanh(mean))
     assert not hasattr(agent.net, "log_std")
 
 
@@ -199,7 +199,7 @@ def test_gradient_clipping_modes(mode):
     from harness.agent import Transition
 
     while not agent.ready():
-        a, extras = agent.act(obs, explore=True)
+        a, extras = agent.act(obs)
         nxt, r, term, trunc, info = env.step(a)
         agent.observe(Transition(obs=obs, action=a, reward=r, next_obs=nxt, terminated=term, truncated=trunc,
                                  extras=extras, carry_obs=nxt, final_obs_valid=True))

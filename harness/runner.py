@@ -32,6 +32,7 @@ from .evaluation import Evaluator
 from .provenance import git_state, host, package_versions, peak_memory_mb
 from .registry import AlgorithmSpec, TaskSpec, get_algorithm, get_task
 from .seeding import RunSeeds, derive_seed
+from .tracking import Sinks, parse_sinks
 
 __all__ = ["RunSpec", "RunResult", "Divergence", "prepare", "train", "run", "eval_grid", "resolve_device"]
 
@@ -62,6 +63,8 @@ class RunSpec:
     sweep: str | None = None
     progress_every: float = 10.0
     """Seconds between progress lines (0 disables them)."""
+    log: tuple[str, ...] = ()
+    """Experiment-tracking sinks mirroring the records (``harness.tracking``): tensorboard, wandb."""
 
     @property
     def registry_name(self) -> str:
@@ -124,6 +127,7 @@ def prepare(spec: RunSpec) -> Prepared:
     cfg_envs = getattr(config, "num_envs", 0) or None
     num_envs = _positive_int("num_envs", spec.num_envs or cfg_envs or task.num_envs)
     device = resolve_device(spec.device)
+    parse_sinks(list(spec.log))
     path = records.run_dir(spec.out, task.name, spec.algo, spec.seed)
     if (path / "manifest.json").exists():
         old = records.read_manifest(path)
@@ -261,8 +265,11 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
     records.write_manifest(path, manifest)
 
     label = f"{spec.algo} | {prep.task.name} | seed {spec.seed}"
+    meta = {k: manifest[k] for k in ("run_id", "sweep", "algo", "algorithm", "task", "suite", "seed", "seeds",
+                                     "config", "config_hash", "budget")}
+    sinks = Sinks(spec.log, path, meta, start_step=int(ckpt["env_steps"]) if ckpt else 0, say=log)
     try:
-        return _train_loop(prep, manifest, ckpt, grid, label, log)
+        return _train_loop(prep, manifest, ckpt, grid, label, log, sinks)
     except Divergence as e:
         manifest.update(status="diverged", error=str(e), finished_at=_now(), updated_at=_now())
         records.write_manifest(path, manifest)
@@ -276,6 +283,8 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
         )
         records.write_manifest(path, manifest)
         raise
+    finally:
+        sinks.close()
 
 
 def _train_loop(
@@ -285,6 +294,7 @@ def _train_loop(
     grid: list[int],
     label: str,
     log: Callable[[str], None],
+    sinks: Sinks,
 ) -> RunResult:
     spec, path, task, device = prep.spec, prep.path, prep.task, prep.device
     seeds = prep.seeds
@@ -328,6 +338,7 @@ def _train_loop(
         entry = {k: sum(v) / len(v) for k, v in window.items()}
         entry.update(env_steps=env_steps, updates=updates, train_seconds=round(clocks["train_seconds"], 3))
         records.append_train_log(path, entry)
+        sinks.train_log(entry)
         window = {}
 
     while True:
@@ -354,6 +365,7 @@ def _train_loop(
             )
             flush_window()
             records.append_eval_row(path, row)
+            sinks.eval_row(row)
             eval_index += 1
             last_eval = f"det {row['return_mean']:.1f} / sto {row['stochastic_return_mean']:.1f}"
             t_ck = time.perf_counter()

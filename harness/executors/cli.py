@@ -72,7 +72,7 @@ def executor_options(args: argparse.Namespace) -> tuple[str, RayOptions | SlurmO
             if v is None:
                 return default
             if v != int(v):
-                raise ExecutorOptionError(f"--{name} {v:g}: Slurm allocates whole {name.split('-')[0].upper()}s; "
+                raise ExecutorOptionError(f"--{name} {v:g}: Slurm allocates whole {'GPUs' if 'gpu' in name else 'CPUs'}; "
                                           "allowed: an integer (pack fractions with --executor ray)")
             return int(v)
         opts = SlurmOptions(

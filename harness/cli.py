@@ -112,7 +112,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         executor, ex_opts, out = ex_cli.executor_options(args)
         out = out or str(Path("runs") / spec.name)
         sinks = parse_sinks(args.log)
-        runs = [dataclasses.replace(rs, log=sinks) for rs in plan(spec, out, device=args.device)]
+        planned = plan(spec, out, device=args.device, check_device=executor == "local")
+        runs = [dataclasses.replace(rs, log=sinks) for rs in planned]
     except (SpecError, ValueError) as e:
         print(f"dpbench sweep: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

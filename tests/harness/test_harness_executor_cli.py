@@ -104,3 +104,17 @@ def test_sweep_status_reports_from_records(tmp_path, spec, capsys):
     assert main(["sweep", "status", str(spec), "--out", str(out)]) == 0
     assert "2 runs: 2 not started" in capsys.readouterr().out
     assert main(["sweep", "status", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_cluster_plan_does_not_need_the_gpu_on_the_driver(tmp_path, spec, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: nothing to show")
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--device", "cuda", "--no-figures", "--out", str(out), "--dry-run"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+    argv = ["sweep", str(spec), "--device", "cuda", "--executor", "slurm", "--gpus-per-run", "1", "--out", str(out),
+            "--dry-run"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert not out.exists()

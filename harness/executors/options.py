@@ -78,7 +78,7 @@ _MEM = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<u>[KMGT]?)B?$", re.IGNORECASE)
 _SBATCH_FLAG = re.compile(r"^--(?P<k>[a-z][a-z0-9\-]*)(?:=(?P<v>.+))?$")
 # Flags the executor sets itself from typed options (or submitit owns): not accepted as extras.
 _OWNED = {"array", "output", "error", "job-name", "partition", "account", "time", "cpus-per-task", "mem",
-          "gpus-per-task", "gpus-per-node", "gres", "ntasks-per-node", "nodes", "signal", "wrap", "open-mode"}
+          "gpus-per-task", "gpus-per-node", "ntasks-per-node", "nodes", "signal", "wrap", "open-mode"}
 
 
 def parse_time_minutes(text: str) -> int:

@@ -84,15 +84,12 @@ def live_jobs(job_ids: list[str]) -> dict[str, str] | None:
         return None
     if not job_ids:
         return {}
-    arrays = sorted({j.split("_")[0] for j in job_ids})
-    try:
-        r = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)],
-                           capture_output=True, text=True, timeout=60)
+    try:  # all of this user's jobs (no -j: squeue fails outright when one listed array has been purged)
+        r = subprocess.run(["squeue", "-h", "-r", "--me", "-o", "%i %T"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
     if r.returncode != 0:
-        # squeue exits non-zero when every listed job id has left the queue
-        return {} if "Invalid job id" in r.stderr else None
+        return None
     states = dict(line.split()[:2] for line in r.stdout.splitlines() if len(line.split()) >= 2)
     return {j: states[j] for j in job_ids if j in states}
 
@@ -174,7 +171,13 @@ def run_slurm(
     if to_submit:
         folder.mkdir(parents=True, exist_ok=True)
         payloads = [_payload(rs) for rs in to_submit]
-        submitted = ex.map_array(SlurmRun(), payloads, [opts.cpus_per_run] * len(payloads))
+        try:
+            submitted = ex.map_array(SlurmRun(), payloads, [opts.cpus_per_run] * len(payloads))
+        except Exception as e:  # noqa: BLE001 - sbatch refused (unknown partition/account, bad flag): nothing runs
+            msg = str(e).strip().splitlines()
+            raise ExecutorOptionError(
+                "sbatch refused the job array, nothing was submitted: " + (msg[-1] if msg else type(e).__name__)
+            ) from None
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         with open(folder / SUBMISSIONS, "a", encoding="utf-8") as f:
             for rs, job in zip(to_submit, submitted):

@@ -52,6 +52,11 @@ def test_slurm_sweep_preempt_requeue_and_status(slurm, tmp_path, helpers):
     h.assert_complete(out, [0, 1])
     before = h.finished_bytes(out, [0, 1])
 
+    bad = subprocess.run(h.sweep_cmd(spec, tmp_path / "bad", "--executor", "slurm", "--partition", "nope"),
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert bad.returncode == 2 and "sbatch refused the job array" in bad.stderr, bad.stdout + bad.stderr
+    assert "invalid partition" in bad.stderr.lower(), bad.stderr
+
     spec.write_text(h.spec_text("slurmtest", [0, 1, 2, 3]))
     t0 = time.monotonic()
     cmd = h.sweep_cmd(spec, out, "--executor", "slurm", "--time", "20", "--no-wait", "--slurm-array-parallelism", "2")

@@ -57,7 +57,7 @@ _PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # matplotlib types rc keys as Literals
         yield
 
 
@@ -70,12 +70,12 @@ def _figure(width: float, height: float) -> Figure:
 
 def algo_colors(algos: Sequence[str], proposed: str | None = None) -> dict[str, str]:
     """Stable colour per algorithm: the proposed one first colour, the others in sorted order."""
-    order = ([proposed] if proposed in algos else []) + sorted(a for a in algos if a != proposed)
+    order = ([proposed] if proposed is not None and proposed in algos else []) + sorted(a for a in algos if a != proposed)
     return {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(order)}
 
 
 def _algo_order(algos: Sequence[str], proposed: str | None) -> list[str]:
-    return ([proposed] if proposed in algos else []) + sorted(a for a in set(algos) if a != proposed)
+    return ([proposed] if proposed is not None and proposed in algos else []) + sorted(a for a in set(algos) if a != proposed)
 
 
 def _short(task: str) -> str:

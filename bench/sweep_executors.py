@@ -39,7 +39,7 @@ num_envs = 8
 
 def _sweep(spec: Path, out: Path, extra: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "harness.cli", "sweep", str(spec), "--out", str(out), "--no-figures",
+    r = subprocess.run([sys.executable, "-m", "dpbench", "sweep", str(spec), "--out", str(out), "--no-figures",
                         *extra], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if r.returncode != 0:

@@ -2,7 +2,7 @@
 
 The runner calls, per vector step::
 
-    action, extras = agent.act(obs, explore=True)       # under torch.no_grad()
+    action, extras = agent.act(obs)                     # under torch.no_grad()
     ... env.step(action) ...
     agent.observe(Transition(obs, action, reward, next_obs, carry_obs, terminated, truncated,
                              final_obs_valid, extras))
@@ -11,11 +11,16 @@ The runner calls, per vector step::
 
 An on-policy agent is ``ready()`` when its rollout is full; an off-policy agent when warm-up is
 done and an update is due. ``extras`` carries whatever the agent needs back with the transition
-(log-probs, values, the reference sample a0 of CPPO, ...). Evaluation calls
-``act(obs, explore=False, generator=g)`` (deterministic) and ``act(obs, explore=True, generator=g)``
-(stochastic) with its own generator and must not change any training state. Agents may offer more
-evaluation modes: a tuple attribute ``eval_modes`` and a method
-``eval_act(obs, mode, generator) -> action`` (e.g. CPPO's "flow" policy, QVPO's best-of-32).
+(log-probs, values, the reference sample a0 of CPPO, ...). ``act`` is training only: it draws from
+the agent's training generator.
+
+Evaluation is a separate, explicit entry point: ``eval_act(obs, mode, generator) -> action`` with
+``mode`` one of ``"deterministic"`` (every source of sampling noise at its zero/mode value),
+``"stochastic"`` (the behaviour policy as it acts in training) or one of the agent's own extra modes
+(a tuple attribute ``eval_modes``, e.g. CPPO's "flow" policy, QVPO's best-of-32). It draws only from
+``generator`` and never changes training state. An agent may describe what each mode means for it in
+an ``eval_protocol`` attribute (``{"deterministic": str, "stochastic": str, "extra_modes": {mode: str}}``),
+which the runner stores in the manifest.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["Agent", "Transition", "interact"]
+from .env import VecEnv
+
+__all__ = ["Agent", "Transition", "interact", "eval_modes", "unknown_eval_mode", "STANDARD_EVAL_MODES"]
 
 
 @dataclass(frozen=True)
@@ -58,14 +65,14 @@ class Transition:
 class Agent(Protocol):
     """The contract every registered algorithm's factory returns."""
 
-    def act(
-        self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Return actions ``[N, A]`` in [-1, 1] and extras for ``observe``; no training state changes.
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: actions ``[N, A]`` in [-1, 1] and extras for ``observe``, drawn from the agent's
+        training generator (warm-up behaviour included); changes no learned state."""
+        ...
 
-        Sampling draws from ``generator`` when given (evaluation passes its own, so it never
-        perturbs the training stream), else from the agent's training generator.
-        """
+    def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+        """Evaluation: actions ``[N, A]`` in [-1, 1] for ``mode`` (``"deterministic"``, ``"stochastic"``
+        or one of ``eval_modes``), drawn only from ``generator``; changes no state at all."""
         ...
 
     def observe(self, transition: Transition) -> None:
@@ -90,18 +97,28 @@ class Agent(Protocol):
         ...
 
 
+STANDARD_EVAL_MODES = ("deterministic", "stochastic")
+"""The two evaluation modes every agent implements (see the module docstring for their meaning)."""
+
+
 def eval_modes(agent: Any) -> tuple[str, ...]:
     """Extra evaluation modes an agent offers beyond deterministic/stochastic (may be empty)."""
     return tuple(getattr(agent, "eval_modes", ()))
 
 
-def interact(agent: Any, env: Any, obs: torch.Tensor) -> Transition:
+def unknown_eval_mode(agent: Any, mode: str) -> ValueError:
+    """The error an agent raises for an evaluation mode it does not have (names the allowed ones)."""
+    allowed = ", ".join(STANDARD_EVAL_MODES + eval_modes(agent))
+    return ValueError(f"unknown evaluation mode {mode!r} for {type(agent).__name__}; allowed: {allowed}")
+
+
+def interact(agent: Agent, env: VecEnv, obs: torch.Tensor) -> Transition:
     """One vector step of training interaction, as the runner drives it: ``act`` (exploring, no grad),
     ``env.step``, build the ``Transition`` (true successor = the final observation of envs that just
     ended, where the simulator gives one) and ``observe`` it. Returns the transition; its
     ``carry_obs`` is what to act on next."""
     with torch.no_grad():
-        action, extras = agent.act(obs, explore=True)
+        action, extras = agent.act(obs)
     next_obs, reward, terminated, truncated, info = env.step(action)
     final = info.get("final_obs")
     true_next = next_obs if final is None else torch.where((terminated | truncated)[:, None], final, next_obs)

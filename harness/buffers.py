@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 
@@ -172,13 +172,13 @@ class ReplayBuffer:
         """Overwrite field ``name`` at the ``(env, slot)`` rows ``index`` came from."""
         self.data[name][index[0], index[1]] = values
 
-    def state_dict(self) -> dict[str, object]:
+    def state_dict(self) -> dict[str, Any]:
         """Checkpoint state: copies of the filled slots only (the ring is full once it wrapped), plus the
         write position and fill level; fields written back in place (DIPO's improved actions) included."""
         return {"data": {k: v[:, : self.size].clone() for k, v in self.data.items()}, "pos": self.pos, "size": self.size}
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` saved (also accepts full-capacity data)."""
-        for k, v in state["data"].items():  # type: ignore[union-attr]
+        for k, v in state["data"].items():
             self.data[k][:, : v.shape[1]].copy_(v)
-        self.pos, self.size = int(state["pos"]), int(state["size"])  # type: ignore[arg-type]
+        self.pos, self.size = int(state["pos"]), int(state["size"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from typing import Any, Literal, Mapping, get_args, get_origin, get_type_hints
@@ -88,13 +89,17 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, bool):
             raise bad
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
+            f = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                f = float(value)
             except ValueError:
                 raise bad from None
-        raise bad
+        else:
+            raise bad
+        if not math.isfinite(f):
+            raise ConfigError(f"config key {key!r}: {value!r} is not a finite number; allowed: any finite float")
+        return f
     if tp is str:
         if isinstance(value, str):
             return value
@@ -105,7 +110,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
 def apply_overrides(cfg: Any, overrides: Mapping[str, Any], *, source: str = "override") -> Any:
     """Return ``cfg`` with ``overrides`` applied after checking keys and types."""
     if not overrides:
-        return cfg
+        return _validated(cfg)
     hints = get_type_hints(type(cfg))
     fields = {f.name for f in dataclasses.fields(cfg)}
     changes = {}
@@ -120,14 +125,18 @@ def apply_overrides(cfg: Any, overrides: Mapping[str, Any], *, source: str = "ov
                 f"Allowed keys: {', '.join(sorted(fields))}"
             )
         changes[key] = _coerce(key, value, hints[key])
-    new = dataclasses.replace(cfg, **changes)
-    validate = getattr(new, "validate", None)
+    return _validated(dataclasses.replace(cfg, **changes))
+
+
+def _validated(cfg: Any) -> Any:
+    """``cfg`` after its own ``validate()`` (if it has one) passed; a failure is a ``ConfigError``."""
+    validate = getattr(cfg, "validate", None)
     if callable(validate):
         try:
             validate()
         except ValueError as e:
             raise ConfigError(f"{type(cfg).__name__}: {e}") from None
-    return new
+    return cfg
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:

@@ -42,6 +42,19 @@ def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Ten
 class GaussianDiffusion:
     """DDPM quantities for a fixed beta schedule, on one device (all tables ``[T]``)."""
 
+    betas: torch.Tensor
+    alphas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    alphas_cumprod_prev: torch.Tensor
+    sqrt_ac: torch.Tensor
+    sqrt_one_minus_ac: torch.Tensor
+    sqrt_recip_ac: torch.Tensor
+    sqrt_recipm1_ac: torch.Tensor
+    posterior_variance: torch.Tensor
+    posterior_log_variance: torch.Tensor
+    posterior_mean_coef1: torch.Tensor
+    posterior_mean_coef2: torch.Tensor
+
     def __init__(self, betas: torch.Tensor, device: str | torch.device = "cpu"):
         b = betas.double()
         self.T = int(b.shape[0])

@@ -21,6 +21,9 @@ clips them to the simulator. Auto-reset happens inside ``step``.
 Optional methods the runner uses when present:
 
 * ``compile()``: trigger JIT of reset and step without changing env state (timed as compile time);
+* ``set_episode_steps(steps)``: after ``reset()``, set each env's elapsed step count in its current
+  episode (int64 ``[N]`` in ``[0, episode_length)``), so env ``i`` hits its time limit after
+  ``episode_length - steps[i]`` steps: desynchronised starts (``RunSpec.desync``) need it;
 * ``reseed(seed)``: restart the env's random stream so the next ``reset()`` gives the same states as
   a fresh env built with ``seed`` (evaluation reuses one env instead of rebuilding and re-JITting it).
 """

@@ -1,8 +1,9 @@
 """Evaluation on a separate env with its own seed stream.
 
-Every evaluation reseeds the eval env (or rebuilds it) with the same eval seed, so every evaluation
-point and every algorithm with the same root seed starts from the same states. The agent samples
-with a generator seeded from the eval seed, never from its training stream.
+Every evaluation pass reseeds the eval env (``reseed``; an env without it is rebuilt) with the same
+eval seed, so every evaluation point, every mode and every algorithm with the same root seed starts
+from the same states. The agent acts through ``eval_act(obs, mode, generator)`` with a generator
+seeded from the eval seed and the mode name, never from its training stream.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any, Callable
 
 import torch
 
-from .agent import eval_modes
+from .agent import STANDARD_EVAL_MODES, Agent, eval_modes
+from .env import VecEnv
+from .seeding import derive_seed
 
 __all__ = ["EpisodeStats", "run_episodes", "evaluate"]
 
@@ -37,7 +40,7 @@ class EpisodeStats:
 
 
 @torch.no_grad()
-def run_episodes(env: Any, policy: Callable[[torch.Tensor], torch.Tensor], has_outcomes: bool) -> EpisodeStats:
+def run_episodes(env: VecEnv, policy: Callable[[torch.Tensor], torch.Tensor], has_outcomes: bool) -> EpisodeStats:
     """Run every env of ``env`` until its first episode ends; one episode per env."""
     n = env.spec.num_envs
     dev = torch.device(env.spec.device)
@@ -69,13 +72,15 @@ def run_episodes(env: Any, policy: Callable[[torch.Tensor], torch.Tensor], has_o
 class Evaluator:
     """Owns the eval env; ``__call__(agent)`` returns the eval columns of one ``evals.csv`` row."""
 
-    make_env: Callable[[int], Any]
+    make_env: Callable[[int], VecEnv]
     """``make_env(seed) -> VecEnv`` with ``num_envs = eval_episodes``."""
     seed: int
     has_outcomes: bool
-    _env: Any = field(default=None, init=False)
+    _env: VecEnv | None = field(default=None, init=False)
 
-    def _fresh_env(self) -> Any:
+    def _fresh_env(self) -> VecEnv:
+        """The eval env, restarted from the eval seed: reseeded in place where the env can (no rebuild,
+        no re-JIT), else rebuilt."""
         if self._env is not None and hasattr(self._env, "reseed"):
             self._env.reseed(self.seed)
             return self._env
@@ -84,26 +89,18 @@ class Evaluator:
         self._env = self.make_env(self.seed)
         return self._env
 
-    def _generator(self, name: str) -> torch.Generator:
-        from .seeding import derive_seed
-
-        dev = torch.device(self._env.spec.device) if self._env is not None else torch.device("cpu")
-        g = torch.Generator(device=dev)
-        g.manual_seed(derive_seed(self.seed, "policy", name))
-        return g
-
-    def __call__(self, agent: Any) -> dict[str, Any]:
+    def _episodes(self, agent: Agent, mode: str) -> EpisodeStats:
+        """One pass of ``mode`` from the eval seed's start states, with the mode's own generator."""
         env = self._fresh_env()
-        g = self._generator("deterministic")
-        det = run_episodes(env, lambda o: agent.act(o, explore=False, generator=g)[0], self.has_outcomes)
-        env = self._fresh_env()
-        g = self._generator("stochastic")
-        sto = run_episodes(env, lambda o: agent.act(o, explore=True, generator=g)[0], self.has_outcomes)
+        g = torch.Generator(device=torch.device(env.spec.device))
+        g.manual_seed(derive_seed(self.seed, "policy", mode))
+        return run_episodes(env, lambda o: agent.eval_act(o, mode, g), self.has_outcomes)
+
+    def __call__(self, agent: Agent) -> dict[str, Any]:
+        det, sto = (self._episodes(agent, mode) for mode in STANDARD_EVAL_MODES)
         extra: dict[str, Any] = {}
         for mode in eval_modes(agent):
-            env = self._fresh_env()
-            g = self._generator(mode)
-            st = run_episodes(env, lambda o, m=mode, g=g: agent.eval_act(o, m, g), self.has_outcomes)
+            st = self._episodes(agent, mode)
             extra[mode] = {"return_mean": st.mean, "returns": st.returns, "outcomes": st.outcomes}
         return {
             "return_mean": det.mean,
@@ -124,7 +121,7 @@ class Evaluator:
             self._env = None
 
 
-def evaluate(agent: Any, make_env: Callable[[int], Any], seed: int, has_outcomes: bool = False) -> dict[str, Any]:
+def evaluate(agent: Agent, make_env: Callable[[int], VecEnv], seed: int, has_outcomes: bool = False) -> dict[str, Any]:
     """One-shot evaluation (builds and closes its own env)."""
     ev = Evaluator(make_env, seed, has_outcomes)
     try:

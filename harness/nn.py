@@ -74,6 +74,7 @@ class SinusoidalEmbedding(nn.Module):
             raise ValueError("embedding dim must be even")
         half = dim // 2
         freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / max(half - 1, 1))
+        self.freqs: torch.Tensor
         self.register_buffer("freqs", freqs, persistent=False)
         self.scale = scale
 

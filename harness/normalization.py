@@ -15,6 +15,10 @@ class RunningNorm(nn.Module):
     ``observe`` (training data only), never during evaluation.
     """
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, dim: int, eps: float = 1e-2, clip: float = 10.0, device: str | torch.device = "cpu"):
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim, device=device))

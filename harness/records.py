@@ -200,6 +200,7 @@ def append_train_log(directory: str | os.PathLike, entry: Mapping[str, Any]) -> 
     with open(Path(directory) / "train_log.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(entry, sort_keys=True) + "\n")
         f.flush()
+        os.fsync(f.fileno())
 
 
 def read_train_log(directory: str | os.PathLike) -> list[dict[str, Any]]:

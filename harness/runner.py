@@ -63,12 +63,31 @@ class RunSpec:
     sweep: str | None = None
     progress_every: float = 10.0
     """Seconds between progress lines (0 disables them)."""
+    desync: bool = True
+    """Desynchronised starts: each training env begins at a random step of its first episode (offsets
+    drawn from the env stream, so every algorithm with the same seed gets the same ones; rsl_rl's
+    ``init_at_random_ep_len``). Evaluation envs never are. Records made before this option existed
+    ran without it (``LEGACY_PROTOCOL``)."""
     log: tuple[str, ...] = ()
     """Experiment-tracking sinks mirroring the records (``harness.tracking``): tensorboard, wandb."""
 
     @property
     def registry_name(self) -> str:
         return self.algorithm or self.algo
+
+    def protocol(self) -> dict[str, Any]:
+        """The run-protocol settings stored in the manifest (and compared on resume)."""
+        return {"desync_starts": self.desync}
+
+    @staticmethod
+    def protocol_from_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """``RunSpec`` keyword arguments that reproduce the protocol a stored run used."""
+        p = manifest.get("protocol", LEGACY_PROTOCOL)
+        return {"desync": bool(p["desync_starts"])}
+
+
+LEGACY_PROTOCOL: Mapping[str, Any] = {"desync_starts": False}
+"""The protocol of records whose manifest has no ``protocol`` entry (made before it existed)."""
 
 
 @dataclass(frozen=True)
@@ -106,9 +125,18 @@ def resolve_device(device: str) -> str:
     raise ValueError(f"unknown device {device!r}; allowed: cpu, cuda, cuda:<k>, auto")
 
 
-def _positive_int(name: str, value: Any) -> int:
+MAX_ENV_STEPS = 10**12
+"""Largest budget a run accepts: a trillion env steps is beyond any machine's reach today (the largest
+published on-policy runs are ~10^10); larger values are typos and would only fail later."""
+MAX_EVAL_POINTS = 10_000
+"""Largest evaluation grid a run accepts (budget / eval_every)."""
+
+
+def _positive_int(name: str, value: Any, limit: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if limit is not None and value > limit:
+        raise ValueError(f"{name} = {value:,} is beyond any machine's reach; allowed: 1 .. {limit:,}")
     return value
 
 
@@ -119,13 +147,20 @@ def prepare(spec: RunSpec) -> Prepared:
     config = resolve_config(algo, task, spec.overrides)
     if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {spec.seed!r}")
-    env_steps = _positive_int("env_steps (budget)", spec.env_steps if spec.env_steps is not None else task.env_steps)
+    env_steps = _positive_int(
+        "env_steps (budget)", spec.env_steps if spec.env_steps is not None else task.env_steps, MAX_ENV_STEPS
+    )
     eval_every = _positive_int("eval_every", spec.eval_every if spec.eval_every is not None else task.eval_every)
+    if -(-env_steps // eval_every) + 1 > MAX_EVAL_POINTS:
+        raise ValueError(
+            f"budget {env_steps:,} with eval_every {eval_every:,} gives more than {MAX_EVAL_POINTS:,} evaluation "
+            f"points; raise eval_every to at least {-(-env_steps // (MAX_EVAL_POINTS - 1)):,}"
+        )
     eval_episodes = _positive_int(
         "eval_episodes", spec.eval_episodes if spec.eval_episodes is not None else task.eval_episodes
     )
     cfg_envs = getattr(config, "num_envs", 0) or None
-    num_envs = _positive_int("num_envs", spec.num_envs or cfg_envs or task.num_envs)
+    num_envs = _positive_int("num_envs", spec.num_envs or cfg_envs or task.num_envs, 10**8)
     device = resolve_device(spec.device)
     parse_sinks(list(spec.log))
     path = records.run_dir(spec.out, task.name, spec.algo, spec.seed)
@@ -133,7 +168,8 @@ def prepare(spec: RunSpec) -> Prepared:
         old = records.read_manifest(path)
         new_hash = run_config_hash(config)
         same = (
-            old.get("config_hash") == new_hash
+            old.get("protocol", LEGACY_PROTOCOL) == spec.protocol()
+            and old.get("config_hash") == new_hash
             and old.get("budget", {}).get("env_steps") == env_steps
             and old.get("budget", {}).get("eval_every") == eval_every
             and old.get("budget", {}).get("eval_episodes") == eval_episodes
@@ -141,8 +177,9 @@ def prepare(spec: RunSpec) -> Prepared:
         )
         if not same:
             raise ValueError(
-                f"{path} holds a run with a different config or budget (config_hash {old.get('config_hash')} "
-                f"vs {new_hash}); refusing to mix them. Use another --out or remove that directory."
+                f"{path} holds a run with a different config, budget or protocol (config_hash "
+                f"{old.get('config_hash')} vs {new_hash}, protocol {old.get('protocol', LEGACY_PROTOCOL)} vs "
+                f"{spec.protocol()}); refusing to mix them. Use another --out or remove that directory."
             )
     seeds = RunSeeds.derive(spec.seed, task.name, spec.registry_name)
     return Prepared(spec, algo, task, config, seeds, env_steps, eval_every, eval_episodes, num_envs, device, path)
@@ -194,6 +231,32 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path / CHECKPOINT)
 
 
+def desync_offsets(num_envs: int, episode_length: int, seed: int) -> torch.Tensor:
+    """Initial episode steps of desynchronised starts: uniform in ``[0, episode_length)`` per env (CPU
+    int64), a function of ``seed`` alone."""
+    g = torch.Generator(device="cpu")
+    g.manual_seed(seed)
+    return torch.randint(0, episode_length, (num_envs,), generator=g)
+
+
+def desynchronise(env: Any, seed: int) -> torch.Tensor:
+    """Start each env of a freshly reset ``env`` at a random step of its first episode (so its first
+    episode is cut short by the time limit, as a time-out); returns the offsets."""
+    if not hasattr(env, "set_episode_steps"):
+        raise ValueError(
+            f"{type(env).__name__} cannot start desynchronised (no set_episode_steps); run with desync=false"
+        )
+    offsets = desync_offsets(env.spec.num_envs, env.spec.episode_length, seed)
+    env.set_episode_steps(offsets.to(env.spec.device))
+    return offsets
+
+
+def _load_checkpoint(file: Path, device: str) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``: tensors and plain data only, so a checkpoint from
+    elsewhere cannot run code on resume (a pickled callable is refused with ``UnpicklingError``)."""
+    return torch.load(file, map_location=device, weights_only=True)
+
+
 def _truncate_train_log(path: Path, env_steps: int) -> None:
     entries = [e for e in records.read_train_log(path) if e.get("env_steps", 0) <= env_steps]
     import json
@@ -226,6 +289,7 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
         "config": cfg_json,
         "config_hash": run_config_hash(prep.config),
         "task_spec": prep.task.to_json(),
+        "protocol": spec.protocol(),
         "budget": {
             "env_steps": prep.env_steps,
             "eval_every": prep.eval_every,
@@ -256,7 +320,7 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
         manifest["created_at"] = old.get("created_at", manifest["created_at"])
         manifest["resumes"] = int(old.get("resumes", 0)) + 1
         if (path / CHECKPOINT).exists():
-            ckpt = torch.load(path / CHECKPOINT, map_location=device, weights_only=False)
+            ckpt = _load_checkpoint(path / CHECKPOINT, device)
     if ckpt is None:
         # Fresh start (or killed before the first checkpoint): discard partial records.
         for name in ("evals.csv", "train_log.jsonl"):
@@ -307,6 +371,8 @@ def _train_loop(
     if hasattr(env, "compile"):
         env.compile()
     obs = env.reset()
+    if spec.desync:
+        desynchronise(env, derive_seed(env_seed, "desync"))
     compile_seconds = time.perf_counter() - t0
 
     agent = prep.algo.factory(prep.config, env.spec, seeds, device)
@@ -325,6 +391,11 @@ def _train_loop(
     log_every = max(per_step, prep.env_steps // 200)
     next_log = (env_steps // log_every + 1) * log_every
     window: dict[str, list[float]] = {}
+    # Training episode returns, kept on the device (no host sync per step): running return per env,
+    # sum and count of the episodes that ended since the last train-log entry.
+    ep_return = torch.zeros(prep.num_envs, device=device)
+    ended_sum = torch.zeros((), device=device)
+    ended_n = torch.zeros((), device=device)
     progress = _Progress(label, prep.env_steps, spec.progress_every)
     last_eval = "-"
     bad_action = torch.zeros((), dtype=torch.bool, device=device)
@@ -337,6 +408,11 @@ def _train_loop(
             return
         entry = {k: sum(v) / len(v) for k, v in window.items()}
         entry.update(env_steps=env_steps, updates=updates, train_seconds=round(clocks["train_seconds"], 3))
+        n = int(ended_n)
+        if n:
+            entry.update(train_episode_return=float(ended_sum) / n, train_episodes=n)
+            ended_sum.zero_()
+            ended_n.zero_()
         records.append_train_log(path, entry)
         sinks.train_log(entry)
         window = {}
@@ -389,6 +465,11 @@ def _train_loop(
 
         t = interact(agent, env, obs)
         bad_action |= ~torch.isfinite(t.action).all()
+        ep_return += t.reward
+        done = t.terminated | t.truncated
+        ended_sum += torch.where(done, ep_return, torch.zeros_like(ep_return)).sum()
+        ended_n += done.sum()
+        ep_return.masked_fill_(done, 0.0)
         obs = t.carry_obs
         env_steps += per_step
         if agent.ready():
@@ -399,7 +480,7 @@ def _train_loop(
             updates += int(metrics.get("gradient_steps", 1))
             for k, v in metrics.items():
                 window.setdefault(k, []).append(float(v))
-            if prep.algo.on_policy or env_steps >= next_log:
+            if env_steps >= next_log:
                 clocks["train_seconds"] = time.perf_counter() - train_start - train_paused
                 flush_window()
                 next_log = (env_steps // log_every + 1) * log_every

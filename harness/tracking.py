@@ -51,6 +51,15 @@ class _Sink:
             self.on = False
             self.say(f"[log] {self.name} sink off: {why} (the run goes on; records are unaffected)")
 
+    def eval_row(self, row: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def train_log(self, entry: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
     def guard(self, fn: Callable[[], None]) -> None:
         if not self.on:
             return
@@ -73,9 +82,9 @@ def _scalars(row: Mapping[str, Any], keys: tuple[str, ...] | None = None) -> dic
 class _TensorBoard(_Sink):
     name = "tensorboard"
 
-    def __init__(self, say, path: Path, meta: Mapping[str, Any], start_step: int):
+    def __init__(self, say: Callable[[str], None], path: Path, meta: Mapping[str, Any], start_step: int):
         super().__init__(say)
-        self.w = None
+        self.w: Any = None
         try:
             from torch.utils.tensorboard import SummaryWriter
         except Exception as e:  # noqa: BLE001 - ImportError or a broken tensorboard install
@@ -124,10 +133,10 @@ def _wandb_logged_in() -> bool:
 class _Wandb(_Sink):
     name = "wandb"
 
-    def __init__(self, say, path: Path, meta: Mapping[str, Any], start_step: int):
+    def __init__(self, say: Callable[[str], None], path: Path, meta: Mapping[str, Any], start_step: int):
         super().__init__(say)
-        self.run = None
-        mode = os.environ.get("WANDB_MODE", "").lower() or None
+        self.run: Any = None
+        mode: Any = os.environ.get("WANDB_MODE", "").lower() or None
         if mode == "disabled":
             self.off("WANDB_MODE=disabled")
             return
@@ -181,7 +190,7 @@ class Sinks:
 
     def __init__(self, names: tuple[str, ...] | list[str], path: Path, meta: Mapping[str, Any], start_step: int = 0,
                  say: Callable[[str], None] = lambda s: print(s, flush=True)):
-        kinds = {"tensorboard": _TensorBoard, "wandb": _Wandb}
+        kinds: dict[str, type[_TensorBoard] | type[_Wandb]] = {"tensorboard": _TensorBoard, "wandb": _Wandb}
         self.sinks = [kinds[n](say, path, meta, start_step) for n in parse_sinks(list(names))]
 
     def eval_row(self, row: Mapping[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import Transition, unknown_eval_mode
 from harness.buffers import ReplayBuffer
 from harness.env import EnvSpec
 from harness.nn import polyak_update, seeded_init
@@ -81,15 +81,20 @@ class DACERAgent:
         return len(self.buffer) < max(self.cfg.warmup_steps, 1)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None):
-        """Training (``generator`` None, ``explore``): uniform random actions during warm-up, then the
-        chain plus alpha noise. Evaluation: deterministic = the chain without the alpha noise (the chain
-        itself stays stochastic, as upstream), stochastic = with it."""
-        if generator is None and explore and self.warming_up:
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: uniform random actions during warm-up, then the chain plus alpha noise."""
+        if self.warming_up:
             u = torch.rand((obs.shape[0], self.spec.action_dim), generator=self.gen, device=self.device)
             return u * 2.0 - 1.0, {}
-        g = generator if generator is not None else self.gen
-        return self.actor.sample(self._norm(obs), self.alpha if explore else None, g), {}
+        return self.actor.sample(self._norm(obs), self.alpha, self.gen), {}
+
+    @torch.no_grad()
+    def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+        """``deterministic``: the chain without the alpha noise (the chain itself stays stochastic, as
+        upstream); ``stochastic``: with it, as in training after warm-up."""
+        if mode not in ("deterministic", "stochastic"):
+            raise unknown_eval_mode(self, mode)
+        return self.actor.sample(self._norm(obs), self.alpha if mode == "stochastic" else None, generator)
 
     def observe(self, t: Transition) -> None:
         # Time-outs bootstrap from t.next_obs: the true final observation where the env provides

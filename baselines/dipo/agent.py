@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import Transition, unknown_eval_mode
 from harness.buffers import ReplayBuffer
 from harness.env import EnvSpec
 from harness.nn import polyak_update, seeded_init
@@ -67,15 +67,21 @@ class DIPOAgent:
         return self.obs_norm(obs) if self.obs_norm is not None else obs
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None):
-        """Training (no generator, explore): uniform random during warm-up, then the noisy chain.
-        Evaluation (own generator): the chain with noise_ratio (explore) or 0 (deterministic)."""
-        g = generator if generator is not None else self.gen
-        if generator is None and explore and self.transitions < self.run.warmup_steps:
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: uniform random during warm-up, then the chain with ``noise_ratio``."""
+        g = self.gen
+        if self.transitions < self.run.warmup_steps:
             u = torch.rand((obs.shape[0], self.spec.action_dim), generator=g, device=g.device)
             return (2.0 * u - 1.0).to(self.device), {}
-        ratio = self.cfg.noise_ratio if explore else 0.0
-        return self.actor.sample(self._norm(obs), g, ratio), {}
+        return self.actor.sample(self._norm(obs), g, self.cfg.noise_ratio), {}
+
+    @torch.no_grad()
+    def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+        """``deterministic``: the chain with noise ratio 0 (from a random x_T); ``stochastic``: with
+        ``noise_ratio``, as in training after warm-up."""
+        if mode not in ("deterministic", "stochastic"):
+            raise unknown_eval_mode(self, mode)
+        return self.actor.sample(self._norm(obs), generator, self.cfg.noise_ratio if mode == "stochastic" else 0.0)
 
     def observe(self, t: Transition) -> None:
         # Without a final observation (final_obs_valid False), next_obs of a time-out is the reset

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from harness.agent import unknown_eval_mode
 from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import seeded_init
@@ -21,9 +22,9 @@ from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
 
 from .config import TUNED, PPOConfig
-from .losses import gaussian_log_prob
+from harness.blocks.gaussian import gaussian_log_prob
 from .networks import ActorCritic
-from .update import PPOUpdateMixin
+from harness.blocks.ppo import PPOUpdateMixin
 
 __all__ = ["PPOAgent", "make_ppo"]
 
@@ -54,14 +55,22 @@ class PPOAgent(PPOUpdateMixin):
         return self.obs_norm(obs) if self.obs_norm is not None else obs
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None):
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: a Gaussian sample (training generator), with what the PPO update needs back."""
         mean, std = self.net.dist_params(self._norm(obs))
-        if not explore:
-            return mean.clamp(-1.0, 1.0), {}
-        g = generator if generator is not None else self.gen
-        raw = mean + std * torch.randn(mean.shape, generator=g, device=mean.device)
+        raw = mean + std * torch.randn(mean.shape, generator=self.gen, device=mean.device)
         extras = {"raw_actions": raw, "log_probs": gaussian_log_prob(raw, mean, std), "means": mean, "stds": std}
         return raw.clamp(-1.0, 1.0), extras
+
+    @torch.no_grad()
+    def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+        """``deterministic``: the Gaussian mean; ``stochastic``: a sample, as in training."""
+        mean, std = self.net.dist_params(self._norm(obs))
+        if mode == "deterministic":
+            return mean.clamp(-1.0, 1.0)
+        if mode == "stochastic":
+            return (mean + std * torch.randn(mean.shape, generator=generator, device=mean.device)).clamp(-1.0, 1.0)
+        raise unknown_eval_mode(self, mode)
 
     def update(self) -> dict[str, float]:
         b = self.buffer

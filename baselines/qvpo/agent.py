@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from harness.agent import Transition
+from harness.agent import Transition, unknown_eval_mode
 from harness.buffers import ReplayBuffer
 from harness.diffusion import GaussianDiffusion
 from harness.env import EnvSpec
@@ -113,30 +113,31 @@ class QVPOAgent:
         return best, q_best, cand, q
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None):
-        """Training (``explore``, no generator): uniform actions during warm-up, then best of
-        ``behavior_samples`` by Q. ``explore=True`` with a generator (evaluation's stochastic column) is
-        the same behaviour policy; ``explore=False`` is one chain with its per-step noise off."""
-        g = generator if generator is not None else self.gen
-        if not explore:
-            return self.sample_actions(self.actor, self._norm(obs), 1, g, 0.0)[:, 0], {}
-        if generator is None and self.env_steps < self.cfg.learning_starts:
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: uniform actions during warm-up, then best of ``behavior_samples`` by Q."""
+        if self.env_steps < self.cfg.learning_starts:
             shape = (obs.shape[0], self.spec.action_dim)
-            return torch.rand(shape, generator=g, device=self.device) * 2.0 - 1.0, {}
-        best, *_ = self.best_of(self.actor, self.critic, self._norm(obs), self.cfg.behavior_samples, g)
+            return torch.rand(shape, generator=self.gen, device=self.device) * 2.0 - 1.0, {}
+        best, *_ = self.best_of(self.actor, self.critic, self._norm(obs), self.cfg.behavior_samples, self.gen)
         return best, {}
 
     @torch.no_grad()
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-        """``best_of_32_by_q``: upstream's evaluation (best of ``eval_samples`` full-noise samples by
+        """``deterministic``: one chain with its per-step noise off (from a random x_T); ``stochastic``:
+        the behaviour policy after warm-up (best of ``behavior_samples`` by Q). Extra modes:
+        ``best_of_32_by_q``: upstream's evaluation (best of ``eval_samples`` full-noise samples by
         min-Q; a selection by the learned critic, not a mode of the policy). ``single_sample``: one
         plain policy sample with the chain's noise on."""
         obs_n = self._norm(obs)
+        if mode == "deterministic":
+            return self.sample_actions(self.actor, obs_n, 1, generator, 0.0)[:, 0]
+        if mode == "stochastic":
+            return self.best_of(self.actor, self.critic, obs_n, self.cfg.behavior_samples, generator)[0]
         if mode == "best_of_32_by_q":
             return self.best_of(self.actor, self.critic, obs_n, self.cfg.eval_samples, generator)[0]
         if mode == "single_sample":
             return self.sample_actions(self.actor, obs_n, 1, generator, self.cfg.noise_ratio)[:, 0]
-        raise ValueError(f"unknown eval mode {mode!r}; allowed: {', '.join(self.eval_modes)}")
+        raise unknown_eval_mode(self, mode)
 
     # -- data -------------------------------------------------------------------------------------
     def observe(self, t: Transition) -> None:

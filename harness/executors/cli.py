@@ -1,4 +1,4 @@
-"""Command-line glue of the cluster executors, kept out of ``harness.cli`` so the CLI only plumbs:
+"""Command-line glue of the cluster executors, kept out of ``dpbench.cli`` so the CLI only plumbs:
 ``add_sweep_arguments`` adds the options, ``executor_options`` validates them (exit 2 before
 anything is submitted or written), ``run_executor`` dispatches, ``status_main`` is
 ``dpbench sweep status``."""

@@ -211,6 +211,7 @@ class SlurmCluster:
     def __init__(self, cpus: int = 2, mem_mb: int = 2000, timeout: float = 60.0):
         self.cpus, self.mem_mb, self.timeout = cpus, mem_mb, timeout
         self.procs: list[subprocess.Popen] = []
+        self.names: list[str] = []
         self.root = Path()
 
     def __enter__(self) -> "SlurmCluster":
@@ -253,6 +254,7 @@ class SlurmCluster:
 
     def _start(self, name: str, cmd: list[str]) -> None:
         log = open(self.root / f"{name}.stdout", "w")
+        self.names.append(name)
         self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                            start_new_session=True))
         log.close()
@@ -262,7 +264,8 @@ class SlurmCluster:
         while time.monotonic() < deadline:
             dead = [p for p in self.procs if p.poll() is not None]
             if dead:
-                raise ClusterUnavailable(f"{dead[0].args[0]} exited with {dead[0].returncode} while waiting for {what}: "
+                raise ClusterUnavailable(f"{self.names[self.procs.index(dead[0])]} exited with {dead[0].returncode} "
+                                         f"while waiting for {what}: "
                                          f"{self.logs()}")
             try:
                 if ok():

@@ -145,9 +145,9 @@ class SlurmOptions:
 
     def __post_init__(self) -> None:
         problems = []
-        for name, v in (("--partition", self.partition), ("--account", self.account)):
-            if v is not None and (not isinstance(v, str) or not re.match(r"^[A-Za-z0-9_.\-,]+$", v)):
-                problems.append(f"{name} {v!r}: allowed: a Slurm name (letters, digits, _ . - ,)")
+        for flag, text in (("--partition", self.partition), ("--account", self.account)):
+            if text is not None and (not isinstance(text, str) or not re.match(r"^[A-Za-z0-9_.\-,]+$", text)):
+                problems.append(f"{flag} {text!r}: allowed: a Slurm name (letters, digits, _ . - ,)")
         for name, v, lo in (("--cpus-per-run", self.cpus_per_run, 1), ("--gpus-per-run", self.gpus_per_run, 0),
                             ("--slurm-array-parallelism", self.array_parallelism, 1),
                             ("--max-requeues", self.max_requeues, 0)):

@@ -121,7 +121,7 @@ def describe_slurm(runs: list[RunSpec], opts: SlurmOptions, out: str, todo: int,
         from submitit.slurm import slurm as sl
 
         rename = {"name": "job_name", "timeout_min": "time", "tasks_per_node": "ntasks_per_node"}
-        params = {rename.get(k, k[len("slurm_"):] if k.startswith("slurm_") else k): v
+        params: dict[str, Any] = {rename.get(k, k[len("slurm_"):] if k.startswith("slurm_") else k): v
                   for k, v in opts.submitit_parameters(name).items()}
         if "mem_gb" in params:
             params["mem"] = sl._convert_mem(params.pop("mem_gb"))
@@ -156,8 +156,8 @@ def run_slurm(
     earlier = submissions(folder)
     alive: dict[str, str] = {}
     if cluster == "slurm":
-        ids = [earlier[_key(rs)]["job_id"] for rs in unfinished if _key(rs) in earlier]
-        alive = live_jobs(ids) or {}
+        earlier_ids = [earlier[_key(rs)]["job_id"] for rs in unfinished if _key(rs) in earlier]
+        alive = live_jobs(earlier_ids) or {}
     attached = {_key(rs): earlier[_key(rs)]["job_id"] for rs in unfinished
                 if _key(rs) in earlier and earlier[_key(rs)]["job_id"] in alive}
     to_submit = [rs for rs in unfinished if _key(rs) not in attached]

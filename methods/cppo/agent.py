@@ -11,7 +11,7 @@ One iteration:
    kernel's mean/std/log-prob travel in the transition's ``extras``.
 2. Conditional PPO on the kernel only (ratio of kernel densities at the stored a0), with the kernel's
    Gaussian entropy and the score regulariser; adaptive-KL learning rate on the exact kernel KL.
-   The PPO part is Gaussian PPO's update loop (``baselines.ppo.update.PPOUpdateMixin``: rollout
+   The PPO part is Gaussian PPO's update loop (``harness.blocks.ppo.PPOUpdateMixin``: rollout
    bookkeeping, GAE with time-out bootstrap from V(final_obs) or rsl_rl's V(s_t) fallback, adaptive KL,
    clipped surrogate and value loss).
 3. Flow-matching distillation of the improved policy into the online flow, on the rollout's states and
@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from harness.agent import unknown_eval_mode
 from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import polyak_update, seeded_init
@@ -37,8 +38,8 @@ from harness.normalization import RunningNorm
 from harness.optim import AdaptiveKL
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
-from baselines.ppo.losses import gaussian_log_prob
-from baselines.ppo.update import PPOUpdateMixin
+from harness.blocks.gaussian import gaussian_log_prob
+from harness.blocks.ppo import PPOUpdateMixin
 
 from .config import TUNED, CPPOConfig
 from .losses import flow_matching_loss, score_regulariser, sliced_wasserstein
@@ -102,13 +103,8 @@ class CPPOAgent(PPOUpdateMixin):
         return a.clamp(-1.0, 1.0)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, explore: bool, generator: torch.Generator | None = None):
-        """Training (``explore`` and no generator): sample the combined policy and return the extras.
-        Evaluation (a generator, or ``explore=False``): the ``eval_policy``; deterministic means x0 = 0
-        and the kernel mean."""
-        if generator is not None or not explore:
-            g = generator if generator is not None else self.gen
-            return self._policy(obs, self.cfg.eval_policy, explore, g), {}
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: sample the combined policy (training generator) and return the extras."""
         s = self._norm(obs)
         x0 = self._noise(s, True, self.gen)
         a0 = self.flow_ref.sample(s, x0, self.cfg.flow_steps)
@@ -119,10 +115,13 @@ class CPPOAgent(PPOUpdateMixin):
         return raw.clamp(-1.0, 1.0), extras
 
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-        """Extra evaluation modes: ``"flow"`` / ``"flow+kernel"`` (deterministic), ``"<policy>_stochastic"``."""
+        """``deterministic`` / ``stochastic``: the ``eval_policy`` with x0 = 0 and the kernel mean, or
+        sampled; extra modes ``"flow"`` / ``"flow+kernel"`` (deterministic) and ``"<policy>_stochastic"``."""
+        if mode in ("deterministic", "stochastic"):
+            return self._policy(obs, self.cfg.eval_policy, mode == "stochastic", generator)
         policy, _, suffix = mode.partition("_")
         if policy not in POLICIES or suffix not in ("", "stochastic"):
-            raise ValueError(f"unknown CPPO eval mode {mode!r}; allowed: {', '.join(self.eval_modes)}")
+            raise unknown_eval_mode(self, mode)
         return self._policy(obs, policy, suffix == "stochastic", generator)
 
     # -- learning -------------------------------------------------------------------------------

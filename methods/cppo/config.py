@@ -1,6 +1,6 @@
 """CPPO hyperparameters. Facts vs reconstruction: see /work/shared/reference/cppo.md and README.md.
 
-The PPO part is ``baselines.ppo.config.PPOLoopConfig``, shared with Gaussian PPO (same names, same
+The PPO part is ``harness.blocks.ppo.PPOLoopConfig``, shared with Gaussian PPO (same names, same
 defaults), so that CPPO and Gaussian PPO differ only in the policy class. Every reconstructed choice of
 the method is a field.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from baselines.ppo.config import PPOLoopConfig
+from harness.blocks.ppo import PPOLoopConfig
 
 __all__ = ["CPPOConfig", "TUNED"]
 

@@ -1,5 +1,5 @@
 """Pure CPPO loss pieces. The PPO pieces (Gaussian log-prob/entropy, clipped surrogate, value loss)
-are reused from ``baselines.ppo.losses``; the old/new kernel KL is ``harness.optim.diag_gaussian_kl``.
+are reused from ``harness.blocks.gaussian``; the old/new kernel KL is ``harness.optim.diag_gaussian_kl``.
 """
 
 from __future__ import annotations

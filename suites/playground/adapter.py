@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
@@ -205,8 +206,23 @@ def _jax_device(jax, device: str):
 # --------------------------------------------------------------------------------------------
 
 
-_FN_CACHE: dict[tuple, tuple] = {}
+_FN_CACHE: dict[tuple, "_Compiled"] = {}
 """(task, num_envs, episode_length, impl, overrides, jax device) -> loaded env and jitted functions."""
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What envs of the same (task, batch, time limit, backend, overrides, device) share: the loaded
+    Playground env, its facts and the jitted pure functions."""
+
+    env: Any
+    action_repeat: int
+    episode_length: int
+    obs_key: str | None
+    obs_dim: int
+    reset: Any
+    step: Any
+    set_steps: Any
 
 
 def _seed_key(jax, seed: int):
@@ -299,14 +315,13 @@ class PlaygroundVecEnv:
                 obs_size = obs_size[self._obs_key]
             self._obs_dim = int(math.prod(obs_size)) if isinstance(obs_size, (tuple, list)) else int(obs_size)
             self._build_functions()
-            cached = _FN_CACHE[cache_key] = (
+            cached = _FN_CACHE[cache_key] = _Compiled(
                 env, self.action_repeat, self.episode_length, self._obs_key, self._obs_dim,
-                self._reset_jit, self._step_jit,
+                self._reset_jit, self._step_jit, self._set_steps_jit,
             )
-        (
-            self._env, self.action_repeat, self.episode_length, self._obs_key, self._obs_dim,
-            self._reset_jit, self._step_jit,
-        ) = cached
+        self._env, self.action_repeat, self.episode_length = cached.env, cached.action_repeat, cached.episode_length
+        self._obs_key, self._obs_dim = cached.obs_key, cached.obs_dim
+        self._reset_jit, self._step_jit, self._set_steps_jit = cached.reset, cached.step, cached.set_steps
         self.spec = EnvSpec(
             obs_dim=self._obs_dim,
             action_dim=int(self._env.action_size),
@@ -316,14 +331,19 @@ class PlaygroundVecEnv:
             device=str(self._torch_device),
             action_repeat=self.action_repeat,
         )
+        self._init_keys = self._seed_keys()
+        self._carry = None
+        self._zero_action = self._to_jax(torch.zeros(self.num_envs, self.spec.action_dim, device=self._torch_device))
+
+    def _seed_keys(self):
+        """Per-env key streams of ``self.seed``: env ``i`` owns ``fold_in(key(seed), i)``."""
+        jax = self._jax
         with jax.default_device(self._jdev):
             root = _seed_key(jax, self.seed)
             keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
                 root, jax.numpy.arange(self.num_envs, dtype=jax.numpy.uint32)
             )
-        self._init_keys = jax.device_put(keys, self._jdev)
-        self._carry = None
-        self._zero_action = self._to_jax(torch.zeros(self.num_envs, self.spec.action_dim, device=self._torch_device))
+        return jax.device_put(keys, self._jdev)
 
     # ---- jitted functions ------------------------------------------------------------------
 
@@ -432,8 +452,13 @@ class PlaygroundVecEnv:
             bools = jnp.stack([terminated, truncated])
             return new_packed, floats, bools
 
+        def set_steps_fn(packed, new_steps):
+            state, _, keys = unpack(packed)
+            return pack((state, new_steps.astype(jnp.int32), keys))
+
         self._reset_jit = jax.jit(reset_fn)
         self._step_jit = jax.jit(step_fn)
+        self._set_steps_jit = jax.jit(set_steps_fn)
 
     # ---- conversions -------------------------------------------------------------------------
 
@@ -465,6 +490,21 @@ class PlaygroundVecEnv:
         out = self._step_jit(carry, self._zero_action)
         self._jax.block_until_ready(out)
 
+    def set_episode_steps(self, steps: torch.Tensor) -> None:
+        """Desynchronised starts: env ``i`` is ``steps[i]`` agent steps into its current episode."""
+        if self._carry is None:
+            raise RuntimeError("call reset() before set_episode_steps()")
+        s = steps.detach().to(torch.int32).cpu().numpy()
+        self._carry = self._set_steps_jit(self._carry, s)
+
+    def reseed(self, seed: int) -> None:
+        """Make ``seed`` the env's seed: the next ``reset()`` gives the states of a fresh env built with it
+        (no rebuild, no re-JIT)."""
+        if int(seed) != self.seed:
+            self.seed = int(seed)
+            self._init_keys = self._seed_keys()
+        self._carry = None
+
     def reset(self) -> torch.Tensor:
         """Reset every env from the seed's key streams; return ``obs`` float32 ``[N, obs_dim]``.
 
@@ -491,7 +531,8 @@ class PlaygroundVecEnv:
         return obs, reward, bools[0], bools[1], {"final_obs": final_obs}
 
     def close(self) -> None:
-        """Drop the env state and the compiled functions."""
+        """Drop the env state (the compiled functions stay in the process-wide cache, shared with other
+        envs of the same task and shape)."""
         self._carry = None
 
     def __repr__(self) -> str:

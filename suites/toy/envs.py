@@ -37,6 +37,14 @@ class _TorchVecEnv:
         self.gen.manual_seed(int(seed))
         self.t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
 
+    def set_episode_steps(self, steps: torch.Tensor) -> None:
+        """Desynchronised starts: env ``i`` is ``steps[i]`` steps into its current episode."""
+        self.t = steps.to(self.device, torch.long).clone()
+
+    def reseed(self, seed: int) -> None:
+        """Restart the random stream: the next ``reset()`` gives the states of a fresh env with ``seed``."""
+        self.gen.manual_seed(int(seed))
+
     def _uniform(self, *shape: int, low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(*shape, generator=self.gen, device=self.device)
 

@@ -73,7 +73,7 @@ num_envs = 8
 
 
 def sweep_cmd(spec: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "sweep", str(spec), "--out", str(out), "--no-figures", *extra]
+    return [sys.executable, "-m", "dpbench", "sweep", str(spec), "--out", str(out), "--no-figures", *extra]
 
 
 def grid(env_steps: int = 12000, eval_every: int = 2000) -> list[int]:

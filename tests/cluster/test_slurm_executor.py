@@ -19,7 +19,7 @@ pytestmark = pytest.mark.cluster
 
 
 def _status(spec, out, env) -> str:
-    r = subprocess.run([sys.executable, "-m", "harness.cli", "sweep", "status", str(spec), "--out", str(out)],
+    r = subprocess.run([sys.executable, "-m", "dpbench", "sweep", "status", str(spec), "--out", str(out)],
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout

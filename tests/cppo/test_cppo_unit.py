@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from baselines.ppo.losses import gaussian_entropy, gaussian_log_prob
+from harness.blocks.gaussian import gaussian_entropy, gaussian_log_prob
 from harness.agent import Transition
 from harness.diffusion import euler_flow
 from harness.env import EnvSpec
@@ -36,7 +36,7 @@ def _fill(agent: CPPOAgent, g: torch.Generator) -> None:
     n, d = agent.spec.num_envs, agent.spec.obs_dim
     while not agent.ready():
         obs = torch.randn(n, d, generator=g)
-        a, ex = agent.act(obs, explore=True)
+        a, ex = agent.act(obs)
         z = torch.zeros(n, dtype=torch.bool)
         agent.observe(Transition(obs, a, torch.randn(n, generator=g), obs + 0.1, obs, z, z, True, ex))
 
@@ -71,7 +71,7 @@ def test_kernel_log_prob_and_kl_match_torch_distributions():
 def test_initial_policy_is_standard_normal():
     agent = _agent(obs_dim=3, action_dim=2, num_envs=4096)
     obs = torch.randn(4096, 3, generator=torch.Generator().manual_seed(1))
-    _, ex = agent.act(obs, explore=True)
+    _, ex = agent.act(obs)
     raw = ex["raw_actions"]
     n = raw.shape[0]
     # Exact initial law per dim: N(0, (1 - h)^2 + 2h) = N(0, 1.0025).
@@ -210,10 +210,10 @@ def test_evaluation_uses_its_generator_and_leaves_training_state_alone():
     assert agent.eval_modes == ("flow", "flow_stochastic")
     obs = torch.randn(8, 2)
     before = agent.gen.get_state()
-    a1 = agent.act(obs, explore=True, generator=torch.Generator().manual_seed(9))[0]
-    a2 = agent.act(obs, explore=True, generator=torch.Generator().manual_seed(9))[0]
+    a1 = agent.eval_act(obs, "stochastic", torch.Generator().manual_seed(9))
+    a2 = agent.eval_act(obs, "stochastic", torch.Generator().manual_seed(9))
     f = agent.eval_act(obs, "flow_stochastic", torch.Generator().manual_seed(9))
-    d = agent.act(obs, explore=False, generator=torch.Generator().manual_seed(9))[0]
+    d = agent.eval_act(obs, "deterministic", torch.Generator().manual_seed(9))
     assert torch.equal(a1, a2) and torch.equal(agent.gen.get_state(), before)
     assert f.shape == d.shape == (8, 2) and float(d.abs().max()) == 0.0  # x0 = 0 -> a0 = 0 -> mean 0
     with pytest.raises(ValueError):
@@ -228,8 +228,8 @@ def test_state_dict_round_trip():
     b = _agent(num_envs=8, seed=1)
     b.load_state_dict(a.state_dict())
     obs = torch.randn(8, 2)
-    x = a.act(obs, explore=True, generator=torch.Generator().manual_seed(0))[0]
-    y = b.act(obs, explore=True, generator=torch.Generator().manual_seed(0))[0]
+    x = a.eval_act(obs, "stochastic", torch.Generator().manual_seed(0))
+    y = b.eval_act(obs, "stochastic", torch.Generator().manual_seed(0))
     assert torch.equal(x, y)
 
 

@@ -170,7 +170,7 @@ def fill(agent: DACERAgent, steps: int, truncate_every: int = 0, terminate_every
     g = torch.Generator().manual_seed(1)
     for k in range(steps):
         obs = torch.randn(N, agent.spec.obs_dim, generator=g)
-        a, _ = agent.act(obs, explore=True)
+        a, _ = agent.act(obs)
         trunc = torch.full((N,), truncate_every > 0 and k % truncate_every == 0)
         term = torch.full((N,), terminate_every > 0 and k % terminate_every == 0)
         agent.observe(Transition(obs, a, torch.ones(N), obs + 1, obs, term, trunc, True, {}))
@@ -216,8 +216,8 @@ def test_update_metrics_and_resume_roundtrip():
     other = make_agent(dataclasses.replace(TINY, updates_per_step=3))
     other.load_state_dict(state)
     obs = torch.randn(5, 3)
-    a1, _ = agent.act(obs, explore=True, generator=torch.Generator().manual_seed(9))
-    a2, _ = other.act(obs, explore=True, generator=torch.Generator().manual_seed(9))
+    a1 = agent.eval_act(obs, "stochastic", torch.Generator().manual_seed(9))
+    a2 = other.eval_act(obs, "stochastic", torch.Generator().manual_seed(9))
     torch.testing.assert_close(a1, a2)
     torch.testing.assert_close(agent.update()["critic_loss"], other.update()["critic_loss"])
 
@@ -227,9 +227,9 @@ def test_eval_modes_use_the_given_generator_and_leave_training_state():
     fill(agent, 4)
     state = agent.gen.get_state()
     obs = torch.randn(6, 3)
-    d1, _ = agent.act(obs, explore=False, generator=torch.Generator().manual_seed(2))
-    d2, _ = agent.act(obs, explore=False, generator=torch.Generator().manual_seed(2))
-    s1, _ = agent.act(obs, explore=True, generator=torch.Generator().manual_seed(2))
+    d1 = agent.eval_act(obs, "deterministic", torch.Generator().manual_seed(2))
+    d2 = agent.eval_act(obs, "deterministic", torch.Generator().manual_seed(2))
+    s1 = agent.eval_act(obs, "stochastic", torch.Generator().manual_seed(2))
     torch.testing.assert_close(d1, d2)
     assert not torch.equal(d1, s1)  # the stochastic mode adds the alpha noise
     assert torch.equal(agent.gen.get_state(), state)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from dpbench.cli import main
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -38,6 +38,11 @@ BAD_RUNS = [
     (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "0"], "positive integer"),
     (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "ten"], "positive integer"),
     (["--algo", "ppo", "--task", "toy/Target1D", "--device", "tpu"], "unknown device"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--set", "lr=nan"], "not a finite number"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--set", "gamma=inf"], "not a finite number"),
+    (["--algo", "cppo", "--task", "toy/Target1D", "--set", "flow_lr=-inf"], "not a finite number"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "99999999999999999999999"], "beyond any machine's reach"),
+    (["--algo", "ppo", "--task", "toy/Target1D", "--env-steps", "100000000", "--eval-every", "1"], "evaluation points"),
 ]
 
 
@@ -79,7 +84,7 @@ def test_bad_sweep_spec_exits_2_and_touches_nothing(name, out, tmp_path, capsys)
 
 
 def test_bad_workers_flag_exits_2(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "harness.cli", "sweep", "x.toml", "--workers", "0"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "dpbench", "sweep", "x.toml", "--workers", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "positive integer" in r.stderr
 
 

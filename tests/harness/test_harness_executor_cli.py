@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cli import main
+from dpbench.cli import main
 
 SPEC = """
 name = "exe"

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from baselines.ppo.losses import clipped_surrogate, gaussian_entropy, gaussian_log_prob, value_loss
+from harness.blocks.gaussian import clipped_surrogate, gaussian_entropy, gaussian_log_prob, value_loss
 from harness.optim import AdaptiveKL, diag_gaussian_kl
 
 

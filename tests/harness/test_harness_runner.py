@@ -61,9 +61,11 @@ class _RandomAgent:
     def __init__(self, cfg, spec, seeds, device):
         self.spec, self.gen = spec, seeds.generator("train")
 
-    def act(self, obs, explore, generator=None):
-        g = generator or self.gen
-        return torch.rand(obs.shape[0], self.spec.action_dim, generator=g) * 2 - 1, {}
+    def act(self, obs):
+        return torch.rand(obs.shape[0], self.spec.action_dim, generator=self.gen) * 2 - 1, {}
+
+    def eval_act(self, obs, mode, generator):
+        return torch.rand(obs.shape[0], self.spec.action_dim, generator=generator) * 2 - 1
 
     def observe(self, t):
         pass
@@ -149,3 +151,22 @@ def test_resume_from_checkpoint_gives_one_row_per_eval_point(tmp_path):
     assert records.read_manifest(prep.path)["resumes"] == 1
     again = train(prepare(spec))
     assert again.skipped and len(records.read_eval_rows(prep.path)) == 4
+
+
+class _Evil:
+    """Unpickling this would call ``os.system``: a checkpoint holding it must be refused."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_checkpoint_with_a_pickled_callable_is_refused(tmp_path):
+    import pickle
+
+    from harness.runner import _load_checkpoint
+
+    torch.save({"agent": _Evil(), "env_steps": 0}, tmp_path / "checkpoint.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        _load_checkpoint(tmp_path / "checkpoint.pt", "cpu")

@@ -26,7 +26,7 @@ num_envs = 8
 
 def _sweep(spec: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "sweep", str(spec), "--out", str(out), "--workers", "1", "--no-figures"],
+        [sys.executable, "-m", "dpbench", "sweep", str(spec), "--out", str(out), "--workers", "1", "--no-figures"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 
@@ -58,7 +58,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
     finished_before = (run0 / "evals.csv").read_bytes(), records.read_manifest(run0)["finished_at"]
 
     again = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "sweep", str(spec), "--out", str(out), "--no-figures"],
+        [sys.executable, "-m", "dpbench", "sweep", str(spec), "--out", str(out), "--no-figures"],
         capture_output=True, text=True, timeout=300,
     )
     assert again.returncode == 0, again.stdout + again.stderr

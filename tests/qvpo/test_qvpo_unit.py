@@ -251,7 +251,7 @@ def test_warmup_is_uniform_and_eval_never_touches_training_state():
     cfg = QVPOConfig(**{**SMALL.__dict__, "learning_starts": 100})
     ag = _agent(cfg)
     obs = torch.randn(4, 3)
-    a, _ = ag.act(obs, explore=True)
+    a, _ = ag.act(obs)
     assert a.shape == (4, 2) and bool((a.abs() <= 1).all())
     assert not ag.ready()
     ag.observe(_transition(ag))
@@ -261,9 +261,9 @@ def test_warmup_is_uniform_and_eval_never_touches_training_state():
     for mode in ag.eval_modes:
         out = ag.eval_act(obs, mode, g)
         assert out.shape == (4, 2) and bool((out.abs() <= 1).all())
-    det1 = ag.act(obs, explore=False, generator=torch.Generator().manual_seed(9))[0]
-    det2 = ag.act(obs, explore=False, generator=torch.Generator().manual_seed(9))[0]
-    ag.act(obs, explore=True, generator=g)
+    det1 = ag.eval_act(obs, "deterministic", torch.Generator().manual_seed(9))
+    det2 = ag.eval_act(obs, "deterministic", torch.Generator().manual_seed(9))
+    ag.eval_act(obs, "stochastic", g)
     assert torch.equal(det1, det2)
     assert torch.equal(ag.gen.get_state(), state)
     assert all(torch.equal(p, q) for p, q in zip(params, ag.actor.parameters()))

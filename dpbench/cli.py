@@ -43,7 +43,7 @@ def _seed(text: str) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import broken_plugins, list_algorithms, list_tasks
+    from harness.registry import broken_plugins, list_algorithms, list_tasks
 
     if args.what in (None, "algorithms"):
         print("algorithms:")
@@ -69,10 +69,10 @@ def _set_threads(n: int | None) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import ConfigError, parse_assignments
-    from .registry import RegistryError
-    from .runner import RunSpec, prepare, train
-    from .tracking import parse_sinks
+    from harness.config import ConfigError, parse_assignments
+    from harness.registry import RegistryError
+    from harness.runner import RunSpec, prepare, train
+    from harness.tracking import parse_sinks
 
     try:
         overrides = parse_assignments(args.set)
@@ -103,9 +103,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .executors import cli as ex_cli
-    from .sweep import SpecError, load_spec, plan, run_local
-    from .tracking import parse_sinks
+    from harness.executors import cli as ex_cli
+    from harness.sweep import SpecError, load_spec, plan, run_local
+    from harness.tracking import parse_sinks
 
     try:
         spec = load_spec(args.spec)
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="override the spec's device")
     s.add_argument("--dry-run", action="store_true", help="validate and print the plan, run nothing")
     s.add_argument("--no-figures", action="store_true", help="do not regenerate figures at the end")
-    from .executors.cli import add_sweep_arguments
+    from harness.executors.cli import add_sweep_arguments
 
     add_sweep_arguments(s)
 
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["sweep", "status"] and not Path("status").is_file():
-        from .executors.cli import status_main
+        from harness.executors.cli import status_main
 
         return status_main(argv[2:])
     args = build_parser().parse_args(argv)
@@ -237,7 +237,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     return EXIT_BAD_INPUT
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    sys.exit(main())

@@ -7,6 +7,9 @@ Pipeline (each step a small module of pure functions; only :mod:`analysis.report
 * :mod:`analysis.normalize` fixed reference table ``suites/reference_scores.toml`` -> normalised scores;
 * :mod:`analysis.stats`     seeded rliable wrappers (IQM, median, mean, optimality gap, profiles, P(improvement),
   sample-efficiency curves, mode coverage);
+* :mod:`analysis.auc`       curve-based score: per-run mean normalised score over the eval points (the headline);
+* :mod:`analysis.reference` zero/random-action reference runs: split off, per-task rows and curve lines;
+* :mod:`analysis.protocol`  the evaluation protocol and the per-algorithm definition table from the manifests;
 * :mod:`analysis.figures`   pure ``data -> matplotlib.figure.Figure`` functions (Agg backend);
 * :mod:`analysis.tables`    pure ``DataFrame -> CSV / Markdown / LaTeX`` text;
 * :mod:`analysis.report`    :func:`analysis.report.regenerate`, the one function that reads and writes files;

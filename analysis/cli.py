@@ -3,7 +3,11 @@
 The harness CLI calls :func:`add_arguments` on its ``figures`` sub-parser and :func:`main` with the
 parsed namespace; ``python -m analysis RESULTS_DIR ...`` does the same standalone.
 
-Exit status: 0 on success; 2 on bad input (no records, a malformed record, a task missing from the
+On success it prints the headline (AUC and final-point aggregates with CIs, and the zero/random-action
+reference rows) and where the report is.
+
+Exit status: 0 on success; 2 on bad input (no records, only reference runs, a malformed record or
+``eval_protocol``, an algorithm with both reference and non-reference runs, a task missing from the
 reference table, an incomplete grid without ``--allow-incomplete``), with the diagnostic on stderr.
 """
 
@@ -46,6 +50,8 @@ def main(args: argparse.Namespace) -> int:
 
     from analysis.load import IncompleteGridError, NoRecordsError
     from analysis.normalize import MissingReferenceError
+    from analysis.protocol import EvalProtocolError
+    from analysis.reference import ReferenceMixError
     from analysis.report import regenerate
 
     try:
@@ -54,12 +60,14 @@ def main(args: argparse.Namespace) -> int:
     except IncompleteGridError as e:
         print(f"dpbench figures: {e}\n(re-run with --allow-incomplete to render anyway)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (NoRecordsError, MissingReferenceError, RecordError, FileNotFoundError) as e:
+    except (NoRecordsError, MissingReferenceError, RecordError, FileNotFoundError, ReferenceMixError,
+            EvalProtocolError) as e:
         print(f"dpbench figures: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not report.completeness.complete:
         print(f"dpbench figures: WARNING incomplete grid ({len(report.completeness.holes)} missing cells), "
               "rendered with --allow-incomplete; see the report", file=sys.stderr)
+    print(report.summary)
     print(f"wrote {report.index_md} ({len(report.figures)} figure files, {len(report.tables)} table files)")
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import matplotlib
 import matplotlib.ticker
@@ -189,10 +189,13 @@ def sample_efficiency_figure(se: pd.DataFrame, x: str = "env_steps", proposed: s
 
 
 def learning_curves_figure(lc: pd.DataFrame, proposed: str | None = None, ncols: int = 4,
-                           ylabel: str = "return (IQM over seeds)", confidence: float = 0.95) -> Figure:
+                           ylabel: str = "return (IQM over seeds)", confidence: float = 0.95,
+                           references: pd.DataFrame | None = None) -> Figure:
     """Grid of per-task learning curves (IQM across seeds with CI bands) against env steps.
 
     ``lc``: columns ``algo, task, env_steps, iqm, lower, upper`` (:func:`analysis.stats.learning_curves`).
+    ``references``: optional columns ``algo, task, return_mean`` (:func:`analysis.reference.reference_lines`),
+    drawn as grey horizontal lines (one line style per reference algorithm) on their task's panel.
     """
     tasks = sorted(lc["task"].unique())
     algos = _algo_order(lc["algo"].unique(), proposed)
@@ -201,6 +204,8 @@ def learning_curves_figure(lc: pd.DataFrame, proposed: str | None = None, ncols:
     nrows = math.ceil(len(tasks) / ncols)
     width = DOUBLE_COLUMN_IN if ncols > 1 else SINGLE_COLUMN_IN
     one_suite = len({t.split("/", 1)[0] for t in tasks}) == 1
+    refs = references if references is not None else pd.DataFrame(columns=["algo", "task", "return_mean"])
+    ref_styles = {a: ls for a, ls in zip(sorted(refs["algo"].unique()), ["--", ":", "-.", (0, (5, 1, 1, 1))] * 4)}
     with _style():
         fig = _figure(width, 0.5 + 1.8 * nrows)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
@@ -211,6 +216,8 @@ def learning_curves_figure(lc: pd.DataFrame, proposed: str | None = None, ncols:
                     continue
                 ax.plot(d["env_steps"], d["iqm"], color=colors[a], label=a)
                 ax.fill_between(d["env_steps"], d["lower"], d["upper"], color=colors[a], alpha=0.2, lw=0)
+            for r in refs[refs["task"] == task].itertuples():
+                ax.axhline(r.return_mean, color="#555555", lw=0.9, ls=ref_styles[r.algo], label=f"{r.algo} (reference)")
             ax.set_title(_short(task) if one_suite else task)
             ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
@@ -220,9 +227,13 @@ def learning_curves_figure(lc: pd.DataFrame, proposed: str | None = None, ncols:
                 ax.set_xlabel("environment steps")
         for ax in axes[len(tasks):]:
             ax.set_visible(False)
-        handles, labels = axes[0].get_legend_handles_labels()
+        by_label: dict[str, Any] = {}
+        for ax in axes[:len(tasks)]:  # a reference may be on some panels only: collect every label
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                by_label.setdefault(lab, h)
+        handles, labels = list(by_label.values()), list(by_label)
         title = f"bands: {confidence:.0%} CI over seeds" + (f"; suite: {tasks[0].split('/', 1)[0]}" if one_suite else "")
-        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(algos), 6),
+        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 6),
                    title=title, title_fontsize=7)
     return fig
 

@@ -47,7 +47,7 @@ RUN_COLUMNS = (
     "algo", "algorithm", "task", "suite", "seed", "status", "error", "sweep", "env_steps", "updates",
     "train_seconds", "eval_seconds", "compile_seconds", "wall_seconds", "peak_memory_mb",
     "env_steps_per_second", "budget_env_steps", "eval_grid", "eval_episodes", "num_envs", "outcome_names",
-    "config_hash", "root_seed", "git_commit", "git_dirty", "device", "path",
+    "config_hash", "root_seed", "git_commit", "git_dirty", "device", "path", "reference", "eval_protocol",
 )
 EVAL_FRAME_COLUMNS = (
     "algo", "algorithm", "task", "suite", "seed", "status", "eval_index", "env_steps", "env_steps_actual",
@@ -55,6 +55,10 @@ EVAL_FRAME_COLUMNS = (
     "stochastic_return_mean", "stochastic_return_std", "episode_length_mean", "returns", "outcomes",
     "stochastic_returns", "stochastic_outcomes", "extra", "peak_memory_mb", "imputed",
 )
+
+
+REFERENCE_ALGOS = ("zero_action", "random_action")
+"""Algorithm names that are reference rows, not competitors (see :mod:`analysis.reference`)."""
 
 
 class NoRecordsError(ValueError):
@@ -187,6 +191,10 @@ def _run_row(path: Path, m: dict[str, Any]) -> dict[str, Any]:
         "git_dirty": git.get("dirty"),
         "device": m.get("device"),
         "path": str(path),
+        # Not a competitor (zero/random-action row): analysis.reference splits these runs off.
+        "reference": bool(m.get("reference", False)) or m["algo"] in REFERENCE_ALGOS,
+        # What "deterministic"/"stochastic"/extra modes mean for this run (None: records predate it).
+        "eval_protocol": m.get("eval_protocol"),
     }
 
 

@@ -22,18 +22,23 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import auc as A
 from analysis import figures as F
 from analysis import stats as S
 from analysis import tables as T
 from analysis.load import (
     Completeness,
     IncompleteGridError,
+    NoRecordsError,
     load_records,
     restrict_to_complete,
     usable_frame,
     validate,
 )
 from analysis.normalize import DEFAULT_TABLE, check_tasks, load_reference_table, normalize
+from analysis.protocol import PROTOCOL, eval_definitions
+from analysis.reference import label as ref_label
+from analysis.reference import reference_frame, reference_lines, reference_rows, split_reference
 from analysis.spec import FigureSpec
 
 __all__ = ["Report", "regenerate", "save_figure"]
@@ -54,6 +59,8 @@ class Report:
     figures: tuple[Path, ...]
     completeness: Completeness
     notes: tuple[str, ...] = field(default=())
+    summary: str = ""
+    """Plain-text headline (AUC and final-point aggregates with CIs, reference rows) for the console."""
 
 
 def save_figure(fig: Any, stem: Path) -> list[Path]:
@@ -173,9 +180,64 @@ def _settings_blocks(results_dir: Path, spec: FigureSpec, runs: pd.DataFrame, co
         _Block("p", f"Bootstrap: rliable 1.2.0 stratified bootstrap (runs resampled within each task), percentile "
                     f"intervals, {spec.confidence:.0%} confidence, reps = {spec.reps}, `np.random.seed({spec.seed})` "
                     "right before every rliable call (one call per algorithm). Scores are the deterministic policy's "
-                    "mean return at the final eval point unless stated otherwise. Regenerate with "
+                    "mean return, normalised: `final` = at the last eval point, `AUC` = the mean over every eval point "
+                    "of the grid (step 0 included) of each run, i.e. the area under its normalised learning curve "
+                    "divided by the budget. Regenerate with "
                     f"`dpbench figures RESULTS_DIR --reps {spec.reps} --seed {spec.seed} --proposed {spec.proposed}`."),
     ]
+
+
+def _protocol_blocks(all_runs: pd.DataFrame) -> list[_Block]:
+    return [_Block("h2", "Evaluation protocol"), _Block("p", PROTOCOL),
+            _Block("p", "What the modes mean for each algorithm (from each run's manifest, key `eval_protocol`):"),
+            _Block("table", frame=eval_definitions(all_runs))]
+
+
+def _readable_per_task(df: pd.DataFrame, prefix: str, label: str) -> pd.DataFrame:
+    """``algo, task, n_seeds, <label> return mean [CI], ... IQM, normalised mean [CI], normalised IQM, diverged_seeds``."""
+    cols = ["algo", "task", "n_seeds", f"{prefix}return_mean", f"{prefix}return_lower", f"{prefix}return_upper",
+            f"{prefix}return_iqm", f"{prefix}score_mean", f"{prefix}score_lower", f"{prefix}score_upper",
+            f"{prefix}score_iqm", "diverged_seeds"]
+    out = T.with_ci(df[cols], f"{prefix}return_mean", f"{prefix}return_lower", f"{prefix}return_upper",
+                    f"{label}return mean [95% CI]")
+    out = T.with_ci(out, f"{prefix}score_mean", f"{prefix}score_lower", f"{prefix}score_upper",
+                    f"{label}normalised mean [95% CI]")
+    return out.rename(columns={f"{prefix}return_iqm": f"{label}return IQM", f"{prefix}score_iqm": f"{label}normalised IQM"})
+
+
+def _with_reference_rows(readable: pd.DataFrame, ref_readable: pd.DataFrame) -> pd.DataFrame:
+    """Methods' rows, then one row per (reference algo, task) labelled ``<algo> (reference)``."""
+    if ref_readable.empty:
+        return readable
+    return pd.concat([readable, ref_readable.assign(algo=[ref_label(a) for a in ref_readable["algo"]])],
+                     ignore_index=True)
+
+
+def _headline(agg_auc: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
+    """``algo, metric, auc_point, auc_lower, auc_upper, final_point, final_lower, final_upper``."""
+    a = agg_auc.rename(columns={"point": "auc_point", "lower": "auc_lower", "upper": "auc_upper"})
+    f = agg.rename(columns={"point": "final_point", "lower": "final_lower", "upper": "final_upper"})
+    return a.merge(f, on=["algo", "metric"], how="left", sort=False, validate="one_to_one")  # keeps agg_auc's order
+
+
+def _summary(headline: pd.DataFrame, n_points: str, ref_final: pd.DataFrame, ref_auc: pd.DataFrame,
+             conf: float) -> str:
+    """Console text: the headline table (AUC and final aggregates with CIs), then the reference rows."""
+    ci = lambda p, lo, hi: f"{T.format_value(float(p), 3)} [{T.format_value(float(lo), 3)}, {T.format_value(float(hi), 3)}]"  # noqa: E731
+    lines = [f"headline score: AUC (mean normalised score over the {n_points} eval points of each run); "
+             f"final point beside it; {conf:.0%} stratified-bootstrap CIs"]
+    rows = [("algo", "metric", "AUC [CI]", "final [CI]")]
+    rows += [(r.algo, r.metric, ci(r.auc_point, r.auc_lower, r.auc_upper), ci(r.final_point, r.final_lower, r.final_upper))
+             for r in headline.itertuples()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if not ref_final.empty:
+        lines.append("reference rows (raw return, mean over seeds; not in the aggregates):")
+        merged = ref_auc.merge(ref_final, on=["algo", "task", "n_seeds"]).sort_values(["task", "algo"], kind="stable")
+        for r in merged.itertuples():
+            lines.append(f"  {r.task}  {r.algo}: AUC {ci(r.auc_return_mean, r.auc_return_lower, r.auc_return_upper)}, "
+                         f"final {ci(r.return_mean, r.return_lower, r.return_upper)} ({r.n_seeds} seeds)")
+    return "\n".join(lines)
 
 
 def _completeness_blocks(comp: Completeness, notes: list[str]) -> list[_Block]:
@@ -216,7 +278,11 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     out_root = Path(out_dir) if out_dir is not None else results_dir
     ref_path = Path(reference_table) if reference_table is not None else DEFAULT_TABLE
 
-    records = load_records(results_dir)
+    all_records = load_records(results_dir)
+    records, ref_records = split_reference(all_records)
+    if records.runs.empty:
+        raise NoRecordsError(f"only reference runs ({', '.join(sorted(set(ref_records.runs['algo'])))}) below "
+                             f"{results_dir}: no method to compare")
     comp = validate(records)
     ref = load_reference_table(ref_path)
     check_tasks(comp.tasks, ref, ref_path)
@@ -232,6 +298,9 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     used = set(zip(frame["algo"], frame["task"], frame["seed"]))
     runs = records.runs[[k in used for k in zip(records.runs["algo"], records.runs["task"], records.runs["seed"])]]
     outcome_names = {t: tuple(g["outcome_names"].iloc[0]) for t, g in runs.groupby("task", sort=True)}
+    ref_frame, ref_notes = reference_frame(ref_records, comp.tasks, comp.grids)
+    if not ref_frame.empty:
+        ref_frame = normalize(ref_frame, ref)
 
     # statistics
     score_dict, tasks = S.score_matrices(frame, "score")
@@ -244,6 +313,19 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     cost = S.cost_summary(runs)
     coverage = S.mode_coverage(frame, outcome_names, spec)
     goals = S.goal_distribution(frame, outcome_names)
+    # curve-based score (the headline): the same rliable statistics on per-run AUC matrices
+    auc_runs = A.auc_per_run(frame)
+    auc_dict, _ = A.auc_matrices(auc_runs, "auc_score")
+    agg_auc = S.aggregate_metrics(auc_dict, spec)
+    prof_auc = S.performance_profiles(auc_dict, spec)
+    poi_auc, _ = S.probability_of_improvement(auc_dict, spec)
+    final_auc = A.per_task_auc(frame, spec)
+    headline = _headline(agg_auc, agg)
+    counts = sorted(set(int(n) for n in auc_runs["n_points"]))
+    n_points = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]} (per task)"
+    # reference rows (zero/random action): per task, never in the aggregates
+    ref_final, ref_auc = reference_rows(ref_frame, spec)
+    ref_lines = reference_lines(ref_auc)
 
     report = out_root / "report"
     for sub in ("tables", "figures"):
@@ -253,14 +335,24 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     # tables (written before the figures: the figures draw exactly these numbers)
     holes_df = pd.DataFrame([{"algo": h.algo, "task": h.task, "seed": h.seed, "env_steps": h.env_steps, "reason": h.reason}
                              for h in comp.holes], columns=["algo", "task", "seed", "env_steps", "reason"])
-    final_readable = T.with_ci(T.with_ci(final[["algo", "task", "n_seeds", "return_mean", "return_lower", "return_upper",
-                                                "return_iqm", "score_mean", "score_lower", "score_upper", "score_iqm",
-                                                "diverged_seeds"]],
-                                         "return_mean", "return_lower", "return_upper", "return mean [95% CI]"),
-                               "score_mean", "score_lower", "score_upper", "normalised mean [95% CI]")
-    final_readable = final_readable.rename(columns={"return_iqm": "return IQM", "score_iqm": "normalised IQM"})
+    final_readable = _with_reference_rows(
+        _readable_per_task(final, "", ""),
+        _readable_per_task(ref_final, "", "") if len(ref_final) else pd.DataFrame())
+    auc_readable = _with_reference_rows(
+        _readable_per_task(final_auc, "auc_", "AUC "),
+        _readable_per_task(ref_auc, "auc_", "AUC ") if len(ref_auc) else pd.DataFrame())
     agg_readable = T.with_ci(agg, "point", "lower", "upper", "estimate [CI]")
+    agg_auc_readable = T.with_ci(agg_auc, "point", "lower", "upper", "estimate [CI]")
+    headline_readable = T.with_ci(T.with_ci(headline, "auc_point", "auc_lower", "auc_upper", "AUC [CI] (headline)"),
+                                  "final_point", "final_lower", "final_upper", "final point [CI]")
     poi_readable = T.with_ci(poi, "point", "lower", "upper", "P(improvement) [CI]") if len(poi) else poi
+    poi_auc_readable = T.with_ci(poi_auc, "point", "lower", "upper", "P(improvement) [CI]") if len(poi_auc) else poi_auc
+    ref_cols = ["algo", "task", "n_seeds", "n_points", "env_steps", "return_mean", "return_lower", "return_upper",
+                "score_mean", "score_lower", "score_upper", "auc_return_mean", "auc_return_lower", "auc_return_upper",
+                "auc_score_mean", "auc_score_lower", "auc_score_upper"]
+    ref_table = (ref_final.merge(ref_auc, on=["algo", "task", "n_seeds", "diverged_seeds"])[ref_cols]
+                 if len(ref_final) else pd.DataFrame(columns=ref_cols))
+    definitions = eval_definitions(all_records.runs)
     cov_readable = coverage
     for m in ("distinct_goals", "entropy", "reach_rate"):
         if len(cov_readable):
@@ -268,10 +360,21 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     cost_readable = cost[["algo", "task", "n_runs", "train_seconds", "env_steps_per_second", "peak_memory_mb",
                           "wall_seconds", "compile_seconds"]]
     tables = {
+        "headline": (headline, headline_readable,
+                     "Headline: aggregate metrics of the AUC score (mean normalised score over the eval points), "
+                     "final-point score beside it."),
         "per_task_final": (final, final_readable, "Final evaluation per task: mean over seeds with bootstrap CI, and IQM."),
+        "per_task_auc": (final_auc, auc_readable,
+                         "AUC per task (mean over the eval points of each run): mean over seeds with bootstrap CI, and IQM."),
+        "reference_rows": (ref_table, None, "Zero/random-action reference rows per task (final point and AUC; not competitors)."),
         "aggregate": (agg, agg_readable, "Aggregate metrics of final normalised scores."),
+        "aggregate_auc": (agg_auc, agg_auc_readable, "Aggregate metrics of the AUC normalised scores."),
         "probability_of_improvement": (poi, poi_readable, f"Probability of improvement of {spec.proposed}."),
+        "probability_of_improvement_auc": (poi_auc, poi_auc_readable,
+                                           f"Probability of improvement of {spec.proposed} on the AUC score."),
         "performance_profile": (prof, None, "Performance profiles: fraction of runs with score > tau."),
+        "performance_profile_auc": (prof_auc, None, "Performance profiles of the AUC score: fraction of runs with AUC > tau."),
+        "eval_definitions": (definitions, None, "What deterministic, stochastic and the extra evaluation modes mean per algorithm."),
         "sample_efficiency": (se, None, "IQM normalised score per eval point (env steps and training wall-clock)."),
         "learning_curves": (lc, None, "Per-task learning curves: IQM return over seeds per eval point."),
         "cost": (cost, cost_readable, "Training cost per task (mean over runs; CSV has min and max)."),
@@ -289,21 +392,28 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     # figures
     conf = spec.confidence
     figs: list[tuple[str, Any, str]] = [
+        ("aggregate_auc", F.aggregate_figure(agg_auc, spec.proposed, conf),
+         "Aggregate metrics of the AUC score, the headline (table: aggregate_auc)."),
         ("aggregate", F.aggregate_figure(agg, spec.proposed, conf),
          "Aggregate metrics of final normalised scores (table: aggregate)."),
         ("performance_profile", F.profile_figure(prof, spec.proposed, conf),
          "Performance profiles (table: performance_profile)."),
+        ("performance_profile_auc", F.profile_figure(prof_auc, spec.proposed, conf),
+         "Performance profiles of the AUC score (table: performance_profile_auc)."),
     ]
     if len(poi):
         figs.append(("probability_of_improvement", F.improvement_figure(poi, conf),
                      "Probability of improvement (table: probability_of_improvement)."))
+        figs.append(("probability_of_improvement_auc", F.improvement_figure(poi_auc, conf),
+                     "Probability of improvement on the AUC score (table: probability_of_improvement_auc)."))
     figs += [
         ("sample_efficiency_env_steps", F.sample_efficiency_figure(se, "env_steps", spec.proposed, conf),
          "IQM normalised score against environment steps (table: sample_efficiency)."),
         ("sample_efficiency_wallclock", F.sample_efficiency_figure(se, "train_seconds", spec.proposed, conf),
          "IQM normalised score against training wall-clock (table: sample_efficiency, column train_seconds)."),
-        ("learning_curves", F.learning_curves_figure(lc, spec.proposed, confidence=conf),
-         "Per-task learning curves, raw returns (table: learning_curves)."),
+        ("learning_curves", F.learning_curves_figure(lc, spec.proposed, confidence=conf, references=ref_lines),
+         "Per-task learning curves, raw returns (table: learning_curves)"
+         + ("; grey lines: reference rows, AUC return (table: reference_rows)." if len(ref_lines) else ".")),
         ("cost", F.cost_figure(cost, spec.proposed), "Training cost (table: cost)."),
     ]
     for task in sorted(coverage["task"].unique()) if len(coverage) else []:
@@ -319,21 +429,40 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     if not comp.complete:
         blocks.append(_Block("warn", f"INCOMPLETE RESULTS GRID: {len(comp.holes)} missing cells; see Completeness."))
     blocks += _settings_blocks(results_dir, spec, runs, comp, ref, ref_path)
+    blocks += _protocol_blocks(all_records.runs)
     blocks += _completeness_blocks(comp, notes)
-    blocks += [_Block("h2", "Aggregate performance (final eval, normalised)"), fig_blocks["aggregate"],
+    ref_algos = sorted(set(ref_table["algo"]))
+    if ref_notes or ref_algos:
+        blocks.append(_Block("p", "Reference rows (" + (", ".join(f"`{a}`" for a in ref_algos) or "none usable")
+                             + "): not competitors, so not part of the completeness check, the aggregates, the profiles "
+                             "or P(improvement)."))
+    if ref_notes:
+        blocks.append(_Block("list", items=tuple(ref_notes)))
+    blocks += [_Block("h2", "Headline comparison (score: AUC; final point beside it)"),
+               _Block("p", f"Headline score: AUC = the mean normalised score over the {n_points} eval points of each "
+                           "run (area under the normalised learning curve), aggregated over runs x tasks with "
+                           "stratified-bootstrap CIs. The final-point score (last eval point only) is beside it; on noisy "
+                           "curves it rests on one evaluation."),
+               fig_blocks["aggregate_auc"], _Block("table", frame=headline_readable),
+               _Block("h2", "Aggregate performance (final eval, normalised)"), fig_blocks["aggregate"],
                _Block("table", frame=agg_readable), _Block("h2", "Probability of improvement")]
     if len(poi):
-        blocks += [fig_blocks["probability_of_improvement"], _Block("table", frame=poi_readable)]
+        blocks += [_Block("p", "AUC score (headline):"), fig_blocks["probability_of_improvement_auc"],
+                   _Block("table", frame=poi_auc_readable), _Block("p", "Final-point score:"),
+                   fig_blocks["probability_of_improvement"], _Block("table", frame=poi_readable)]
     else:
         blocks.append(_Block("p", f"Skipped: {poi_note}."))
-    blocks += [_Block("h2", "Performance profiles"), fig_blocks["performance_profile"],
-               _Block("p", "Numbers: `tables/performance_profile.csv`."),
+    blocks += [_Block("h2", "Performance profiles"), fig_blocks["performance_profile_auc"],
+               fig_blocks["performance_profile"],
+               _Block("p", "Numbers: `tables/performance_profile_auc.csv`, `tables/performance_profile.csv`."),
                _Block("h2", "Sample efficiency"), fig_blocks["sample_efficiency_env_steps"],
                fig_blocks["sample_efficiency_wallclock"],
                _Block("table", frame=T.with_ci(se, "iqm", "lower", "upper", "IQM [CI]")),
+               _Block("h2", "Per-task AUC scores"), _Block("table", frame=auc_readable),
                _Block("h2", "Per-task final scores"), _Block("table", frame=final_readable),
                _Block("h2", "Per-task learning curves"), fig_blocks["learning_curves"],
-               _Block("p", "Numbers: `tables/learning_curves.csv`."),
+               _Block("p", "Numbers: `tables/learning_curves.csv`"
+                           + (", reference lines: `tables/reference_rows.csv`." if len(ref_lines) else ".")),
                _Block("h2", "Cost"), fig_blocks["cost"], _Block("table", frame=cost_readable)]
     if len(coverage):
         blocks += [_Block("h2", "Multimodality (tasks with outcomes)"),
@@ -343,13 +472,15 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
         blocks += [b for n, b in fig_blocks.items() if n.startswith("multimodality_")]
         blocks += [_Block("table", frame=cov_readable),
                    _Block("table", frame=goals.assign(frequency=goals["frequency"].astype(float)))]
-    blocks += [_Block("h2", "Provenance"), _Block("table", frame=_provenance(runs))]
+    ref_runs = ref_records.runs[ref_records.runs["algo"].isin(ref_algos) & ref_records.runs["task"].isin(comp.tasks)]
+    blocks += [_Block("h2", "Provenance"), _Block("table", frame=_provenance(pd.concat([runs, ref_runs])))]
 
     index_md = report / "index.md"
     index_md.write_text(_md(blocks), encoding="utf-8")
     index_html = report / "index.html"
     index_html.write_text(_html(blocks, report), encoding="utf-8")
-    return Report(report, index_md, index_html, tuple(table_paths), tuple(fig_paths), comp, tuple(notes))
+    summary = _summary(headline, n_points, ref_final, ref_auc, conf)
+    return Report(report, index_md, index_html, tuple(table_paths), tuple(fig_paths), comp, tuple(notes), summary)
 
 
 def _provenance(runs: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,8 @@ __all__ = [
     "mode_coverage",
     "goal_distribution",
     "cost_summary",
+    "interval",
+    "mean_iqm_per_task",
 ]
 
 METRICS: dict[str, Callable[[np.ndarray], float]] = {
@@ -328,3 +330,9 @@ def cost_summary(runs: pd.DataFrame) -> pd.DataFrame:
         row["compile_seconds"] = g["compile_seconds"].astype(float).mean()
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+interval = _rliable_interval
+"""Public name of the seeded rliable interval call (for sibling modules such as :mod:`analysis.auc`)."""
+mean_iqm_per_task = _mean_iqm_per_task
+"""Public name of the per-task ``[mean..., IQM...]`` statistic (for sibling modules)."""

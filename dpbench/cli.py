@@ -48,8 +48,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.what in (None, "algorithms"):
         print("algorithms:")
         for a in list_algorithms():
-            kind = "on-policy" if a.on_policy else "off-policy"
-            print(f"  {a.name:<10} {kind:<11} upstream: {a.upstream}")
+            kind = "reference" if a.reference else "on-policy" if a.on_policy else "off-policy"
+            print(f"  {a.name:<14} {kind:<11} upstream: {a.upstream}")
     for name, err in broken_plugins().items():
         print(f"  [plugin {name!r} failed to load: {err}]", file=sys.stderr)
     if args.what in (None, "tasks"):
@@ -147,6 +147,23 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return rc
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    from harness.config import ConfigError, resolve_config
+    from harness.config_doc import describe_config
+    from harness.registry import RegistryError, get_algorithm, get_task
+
+    try:
+        algo = get_algorithm(args.algo)
+        resolved = resolve_config(algo, get_task(args.task)) if args.task else None
+    except (RegistryError, ConfigError) as e:
+        print(f"dpbench config: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    where = f" (-> values resolved for {args.task}: tuned presets applied)" if args.task else ""
+    print(f"{algo.name}: every key accepted by --set / [config.{algo.name}]{where}")
+    print(describe_config(algo.config_cls(), resolved))
+    return 0
+
+
 def _cmd_figures(args: argparse.Namespace) -> int:
     try:
         from analysis import cli as analysis_cli
@@ -172,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list registered algorithms and/or tasks")
     ls.add_argument("what", nargs="?", choices=["algorithms", "tasks"])
+
+    c = sub.add_parser("config", help="an algorithm's hyperparameters: type, default, meaning (and values for a task)")
+    c.add_argument("algo", help="registered algorithm")
+    c.add_argument("--task", help="show the values resolved for this task (tuned presets applied)")
 
     r = sub.add_parser("run", help="train one (algorithm, task, seed)")
     r.add_argument("--algo", required=True, help="registered algorithm (see `dpbench list algorithms`)")
@@ -224,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list(args)
+        if args.command == "config":
+            return _cmd_config(args)
         if args.command == "run":
             return _cmd_run(args)
         if args.command == "sweep":

@@ -32,7 +32,7 @@ import torch
 
 from .env import VecEnv
 
-__all__ = ["Agent", "Transition", "interact", "eval_modes", "unknown_eval_mode", "STANDARD_EVAL_MODES"]
+__all__ = ["Agent", "Transition", "interact", "eval_modes", "eval_protocol", "unknown_eval_mode", "STANDARD_EVAL_MODES"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,17 @@ STANDARD_EVAL_MODES = ("deterministic", "stochastic")
 def eval_modes(agent: Any) -> tuple[str, ...]:
     """Extra evaluation modes an agent offers beyond deterministic/stochastic (may be empty)."""
     return tuple(getattr(agent, "eval_modes", ()))
+
+
+def eval_protocol(agent: Any) -> dict[str, Any]:
+    """What ``deterministic``, ``stochastic`` and each extra mode mean for ``agent`` (stored in the
+    manifest; the report prints it). Agents that do not describe themselves get a placeholder."""
+    declared = getattr(agent, "eval_protocol", None)
+    if declared is None:
+        missing = "not described by the agent (no eval_protocol attribute)"
+        return {"deterministic": missing, "stochastic": missing, "extra_modes": {m: missing for m in eval_modes(agent)}}
+    return {"deterministic": declared["deterministic"], "stochastic": declared["stochastic"],
+            "extra_modes": dict(declared.get("extra_modes", {}))}
 
 
 def unknown_eval_mode(agent: Any, mode: str) -> ValueError:

@@ -50,6 +50,9 @@ class AlgorithmSpec:
     tuned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per-preset / per-task values applied over the defaults, keyed ``"preset:<name>"`` or a task
     name such as ``"playground/CartpoleBalance"``."""
+    reference: bool = False
+    """A reference policy (zero action, random action), not a competitor: analysis shows it as a
+    reference row and leaves it out of the aggregates."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ def register_algorithm(
     on_policy: bool,
     upstream: str,
     tuned: Mapping[str, Mapping[str, Any]] | None = None,
+    reference: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator for an agent factory ``(config, env_spec, seeds, device) -> Agent``."""
     if not dataclasses.is_dataclass(config):
@@ -117,7 +121,7 @@ def register_algorithm(
         if existing is not None and existing.factory is not factory:
             if getattr(existing.factory, "__qualname__", None) != getattr(factory, "__qualname__", None):
                 raise RegistryError(f"algorithm {name!r} registered twice")
-        _ALGORITHMS[name] = AlgorithmSpec(name, config, factory, on_policy, upstream, dict(tuned or {}))
+        _ALGORITHMS[name] = AlgorithmSpec(name, config, factory, on_policy, upstream, dict(tuned or {}), reference)
         return factory
 
     return wrap

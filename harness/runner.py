@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from . import records
-from .agent import interact
+from .agent import eval_protocol, interact
 from .config import config_to_json, resolve_config, run_config_hash
 from .evaluation import Evaluator
 from .provenance import git_state, host, package_versions, peak_memory_mb
@@ -281,6 +281,7 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
         "algo": spec.algo,
         "algorithm": prep.algo.name,
         "on_policy": prep.algo.on_policy,
+        "reference": prep.algo.reference,
         "upstream": prep.algo.upstream,
         "task": prep.task.name,
         "suite": prep.task.suite,
@@ -376,6 +377,7 @@ def _train_loop(
     compile_seconds = time.perf_counter() - t0
 
     agent = prep.algo.factory(prep.config, env.spec, seeds, device)
+    manifest["eval_protocol"] = eval_protocol(agent)
     env_steps, updates, eval_index = 0, 0, 0
     clocks = dict(manifest["clocks"])
     if ckpt is not None:

@@ -6,6 +6,7 @@ Spec format::
     seeds = [0, 1, 2]
     algorithms = ["ppo", "cppo_k4"]   # registry names or variant labels
     device = "cpu"                    # optional (default auto)
+    desync = true                     # optional: desynchronised training starts (default true)
 
     [tasks."toy/MultiGoal"]           # budget and schedule (each optional but env_steps)
     env_steps = 100_000
@@ -61,10 +62,11 @@ class SweepSpec:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     device: str = "auto"
     source: str = ""
+    desync: bool = True
 
 
 _TASK_KEYS = ("env_steps", "eval_every", "eval_episodes", "num_envs")
-_TOP_KEYS = ("name", "seeds", "algorithms", "tasks", "config", "variants", "device", "description")
+_TOP_KEYS = ("name", "seeds", "algorithms", "tasks", "config", "variants", "device", "description", "desync")
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:
@@ -116,11 +118,14 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         elif sorted(set(v) - {"algorithm", "config"}):
             problems.append(f"variants.{label}: unknown keys {sorted(set(v) - {'algorithm', 'config'})}; allowed: algorithm, config")
     device = data.get("device", "auto")
+    desync = data.get("desync", True)
+    if not isinstance(desync, bool):
+        problems.append(f"'desync' must be true or false, got {desync!r}")
     if problems:
         raise SpecError(f"sweep spec {p}:\n  - " + "\n  - ".join(problems))
     return SweepSpec(
         name=str(data.get("name", p.stem)), seeds=tuple(seeds), algorithms=tuple(algos), tasks=tasks,
-        config=config, variants=variants, device=device, source=str(p),
+        config=config, variants=variants, device=device, source=str(p), desync=desync,
     )
 
 
@@ -164,6 +169,7 @@ def plan(spec: SweepSpec, out: str, device: str | None = None, check_device: boo
                     env_steps=tcfg.get("env_steps"), eval_every=tcfg.get("eval_every"),
                     eval_episodes=tcfg.get("eval_episodes"), num_envs=tcfg.get("num_envs"),
                     overrides=_overrides(spec, label, task), device=device or spec.device, sweep=spec.name,
+                    desync=spec.desync,
                 )
                 try:
                     prepare(rs if check_device or not rs.device.startswith("cuda") else replace(rs, device="cpu"))

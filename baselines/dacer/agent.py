@@ -90,11 +90,19 @@ class DACERAgent:
 
     @torch.no_grad()
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-        """``deterministic``: the chain without the alpha noise (the chain itself stays stochastic, as
-        upstream); ``stochastic``: with it, as in training after warm-up."""
-        if mode not in ("deterministic", "stochastic"):
-            raise unknown_eval_mode(self, mode)
-        return self.actor.sample(self._norm(obs), self.alpha if mode == "stochastic" else None, generator)
+        """See ``eval_protocol``."""
+        if mode == "deterministic":
+            return self.actor.chain(self._norm(obs), None, noiseless=True).clamp(-1.0, 1.0)
+        if mode == "stochastic":
+            return self.actor.sample(self._norm(obs), self.alpha, generator)
+        raise unknown_eval_mode(self, mode)
+
+    eval_protocol = {
+        "deterministic": "reverse chain from x_T = 0 with no per-step noise and no alpha noise",
+        "stochastic": "reverse chain from x_T ~ N(0, I) with per-step noise, plus alpha * noise_scale Gaussian "
+                      "noise (the behaviour policy after warm-up)",
+        "extra_modes": {},
+    }
 
     def observe(self, t: Transition) -> None:
         # Time-outs bootstrap from t.next_obs: the true final observation where the env provides

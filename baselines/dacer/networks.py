@@ -86,9 +86,10 @@ class DiffusionActor(nn.Module):
                            torch.exp(0.5 * d.posterior_log_variance))
         ]
 
-    def chain(self, obs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def chain(self, obs: torch.Tensor, generator: torch.Generator | None, noiseless: bool = False) -> torch.Tensor:
         """a0 from the reverse chain, ``[B, A]``: x_T ~ N(0, I); per step x0 = predict_x0 clipped to
-        [-1, 1], x_{t-1} = posterior mean + posterior std * N(0, I) (no noise at t = 0).
+        [-1, 1], x_{t-1} = posterior mean + posterior std * N(0, I) (no noise at t = 0). ``noiseless``:
+        x_T = 0 and no per-step noise (the deterministic evaluation policy).
 
         Same maths and the same random draws, in the same order, as the harness's
         ``GaussianDiffusion.p_sample_loop(eps_fn, shape, generator, clip=1.0)`` (tested), unrolled
@@ -96,12 +97,15 @@ class DiffusionActor(nn.Module):
         """
         shape = (obs.shape[0], self.action_dim)
         step = self.eps.conditioned(obs, self.diffusion.T)
-        x = torch.randn(shape, generator=generator, device=obs.device)
+        if noiseless:
+            x = torch.zeros(shape, device=obs.device)
+        else:
+            x = torch.randn(shape, generator=generator, device=obs.device)
         for i in reversed(range(self.diffusion.T)):
             c_x, c_eps, k0, kx, sigma = self._coef[i]
             x0 = (c_x * x - c_eps * step(x, i)).clamp(-1.0, 1.0)
             mean = k0 * x0 + kx * x
-            if i > 0:
+            if i > 0 and not noiseless:
                 x = mean + sigma * torch.randn(shape, generator=generator, device=obs.device)
             else:
                 x = mean

@@ -77,11 +77,20 @@ class DIPOAgent:
 
     @torch.no_grad()
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-        """``deterministic``: the chain with noise ratio 0 (from a random x_T); ``stochastic``: with
-        ``noise_ratio``, as in training after warm-up."""
-        if mode not in ("deterministic", "stochastic"):
-            raise unknown_eval_mode(self, mode)
-        return self.actor.sample(self._norm(obs), generator, self.cfg.noise_ratio if mode == "stochastic" else 0.0)
+        """See ``eval_protocol``."""
+        s = self._norm(obs)
+        if mode == "deterministic":
+            return self.actor.sample(s, None, 0.0, x_T=torch.zeros(s.shape[0], self.spec.action_dim, device=s.device))
+        if mode == "stochastic":
+            return self.actor.sample(s, generator, self.cfg.noise_ratio)
+        raise unknown_eval_mode(self, mode)
+
+    eval_protocol = {
+        "deterministic": "reverse chain from x_T = 0 with no per-step noise",
+        "stochastic": "reverse chain from x_T ~ N(0, I) with noise_ratio x the posterior std per step "
+                      "(the behaviour policy after warm-up)",
+        "extra_modes": {},
+    }
 
     def observe(self, t: Transition) -> None:
         # Without a final observation (final_obs_valid False), next_obs of a time-out is the reset

@@ -60,11 +60,15 @@ class DiffusionPolicy(nn.Module):
         self.eps = EpsNet(obs_dim, action_dim, hidden, time_dim, activation)
         self.diffusion = GaussianDiffusion.cosine(T, device)
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None, noise_ratio: float) -> torch.Tensor:
-        """Run the T-step chain from x_T ~ N(0, I) drawn from ``generator``; returns actions in [-1, 1]."""
+    def sample(
+        self, obs: torch.Tensor, generator: torch.Generator | None, noise_ratio: float, x_T: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Run the T-step chain from ``x_T`` (default: N(0, I) drawn from ``generator``); returns actions
+        in [-1, 1]."""
         shape = (obs.shape[0], self.action_dim)
         x = self.diffusion.p_sample_loop(
-            lambda x, t: self.eps.forward_shared_t(x, t, obs), shape, generator, clip=1.0, noise_ratio=noise_ratio
+            lambda x, t: self.eps.forward_shared_t(x, t, obs), shape, generator, clip=1.0, noise_ratio=noise_ratio,
+            x_T=x_T,
         )
         return x.clamp(-1.0, 1.0)
 

@@ -62,6 +62,12 @@ class PPOAgent(PPOUpdateMixin):
         extras = {"raw_actions": raw, "log_probs": gaussian_log_prob(raw, mean, std), "means": mean, "stds": std}
         return raw.clamp(-1.0, 1.0), extras
 
+    eval_protocol = {
+        "deterministic": "the Gaussian mean (clipped to [-1, 1])",
+        "stochastic": "a sample of the state-independent-std Gaussian, clipped (the behaviour policy)",
+        "extra_modes": {},
+    }
+
     @torch.no_grad()
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
         """``deterministic``: the Gaussian mean; ``stochastic``: a sample, as in training."""

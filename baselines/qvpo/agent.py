@@ -69,6 +69,15 @@ class QVPOAgent:
         self.buffer = ReplayBuffer(N, max(1, math.ceil(cfg.replay_size / N)), S, A, self.device)
         self.per_vector_step = N * spec.action_repeat
         self.eval_modes = tuple(cfg.eval_extra)
+        extra = {"best_of_32_by_q": f"upstream's evaluation: best of {cfg.eval_samples} full-noise chain samples by "
+                                    "min(Q1, Q2) (a selection by the learned critic, not a mode of the policy)",
+                 "single_sample": "one reverse-chain sample from x_T ~ N(0, I) with per-step noise"}
+        self.eval_protocol = {
+            "deterministic": "one reverse chain from x_T = 0 with no per-step noise",
+            "stochastic": f"best of {cfg.behavior_samples} chain samples by min(Q1, Q2) (the behaviour policy "
+                          "after warm-up)",
+            "extra_modes": {m: extra[m] for m in self.eval_modes},
+        }
         self.env_steps = 0
         """Env steps observed (transitions x action repeat), for warm-up and the alpha schedule."""
         self.grad_steps = 0
@@ -81,17 +90,22 @@ class QVPOAgent:
         return self.obs_norm(obs) if self.obs_norm is not None else obs
 
     def sample_actions(
-        self, net: EpsNet, obs_n: torch.Tensor, k: int, generator: torch.Generator | None, noise_ratio: float
+        self, net: EpsNet, obs_n: torch.Tensor, k: int, generator: torch.Generator | None, noise_ratio: float,
+        zero_init: bool = False,
     ) -> torch.Tensor:
         """``k`` policy samples per state in one batched chain: ``obs_n [B, S] -> [B, k, A]`` in [-1, 1].
 
         DDPM ancestral sampling as ``GaussianDiffusion.p_sample_loop`` (x0 clipped to [-1, 1] at every
         step, no noise at t = 0, final clamp as upstream), one eps-net pass per step for all ``B k`` rows.
+        ``zero_init``: x_T = 0 instead of N(0, I).
         """
         B, A = obs_n.shape[0], self.spec.action_dim
         cond = net.cond(obs_n).repeat_interleave(k, dim=0)
         table = net.time_table()
-        x = torch.randn((B * k, A), generator=generator, device=self.device)
+        if zero_init:
+            x = torch.zeros((B * k, A), device=self.device)
+        else:
+            x = torch.randn((B * k, A), generator=generator, device=self.device)
         for i, (c_x, c_eps, m_x0, m_xt, sigma) in reversed(list(enumerate(self._chain))):
             x0 = (c_x * x - c_eps * net.eps_at(x, table[i], cond)).clamp_(-1.0, 1.0)
             x = m_x0 * x0 + m_xt * x
@@ -123,14 +137,10 @@ class QVPOAgent:
 
     @torch.no_grad()
     def eval_act(self, obs: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-        """``deterministic``: one chain with its per-step noise off (from a random x_T); ``stochastic``:
-        the behaviour policy after warm-up (best of ``behavior_samples`` by Q). Extra modes:
-        ``best_of_32_by_q``: upstream's evaluation (best of ``eval_samples`` full-noise samples by
-        min-Q; a selection by the learned critic, not a mode of the policy). ``single_sample``: one
-        plain policy sample with the chain's noise on."""
+        """See ``eval_protocol``."""
         obs_n = self._norm(obs)
         if mode == "deterministic":
-            return self.sample_actions(self.actor, obs_n, 1, generator, 0.0)[:, 0]
+            return self.sample_actions(self.actor, obs_n, 1, None, 0.0, zero_init=True)[:, 0]
         if mode == "stochastic":
             return self.best_of(self.actor, self.critic, obs_n, self.cfg.behavior_samples, generator)[0]
         if mode == "best_of_32_by_q":

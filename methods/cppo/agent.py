@@ -74,6 +74,14 @@ class CPPOAgent(PPOUpdateMixin):
         )
         other = POLICIES[1 - POLICIES.index(cfg.eval_policy)]
         self.eval_modes: tuple[str, ...] = (other,) + ((f"{other}_stochastic",) if cfg.eval_stochastic_extra else ())
+        what = {"flow+kernel": ("the reference flow from x0 = 0, then the kernel mean",
+                                "the reference flow from x0 ~ N(0, I), then a kernel sample (the behaviour policy)"),
+                "flow": ("the reference flow from x0 = 0 (no kernel)", "the reference flow from x0 ~ N(0, I) (no kernel)")}
+        self.eval_protocol = {
+            "deterministic": what[cfg.eval_policy][0], "stochastic": what[cfg.eval_policy][1],
+            "extra_modes": {other: what[other][0], **({f"{other}_stochastic": what[other][1]}
+                                                     if cfg.eval_stochastic_extra else {})},
+        }
         self.iterations = 0
         self.first_ratio: torch.Tensor | None = None
         """Ratios of the first PPO minibatch of the last update (exactly 1 by construction; for tests)."""

@@ -24,10 +24,10 @@ MG, CP = "toy/MultiGoal", "playground/CartpoleBalance"
 
 
 @pytest.fixture(scope="module")
-def two_reports(tmp_path_factory):
+def two_reports(tmp_path_factory, tiny_report):
     tiny = Path(__file__).resolve().parent / "fixtures" / "results_tiny"
-    a, b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
-    return regenerate(tiny, a, reps=REPS, seed=0), regenerate(tiny, b, reps=REPS, seed=0)
+    assert REPS == 200  # tiny_report (conftest) is regenerate(tiny, ..., reps=200, seed=0)
+    return tiny_report, regenerate(tiny, tmp_path_factory.mktemp("b"), reps=REPS, seed=0)
 
 
 def _files(d: Path) -> dict[str, bytes]:

@@ -97,3 +97,16 @@ def test_existing_run_with_other_config_is_refused(tmp_path, capsys):
                "--out", str(out), "--set", "lr=0.5"])
     assert rc == 2 and "different config" in capsys.readouterr().err
     assert _snapshot(out) == before
+
+
+def test_config_lists_every_hyperparameter_with_its_meaning(capsys):
+    import dataclasses
+
+    from harness.registry import get_algorithm
+
+    assert main(["config", "cppo", "--task", "toy/MultiGoal"]) == 0
+    text = capsys.readouterr().out
+    for f in dataclasses.fields(get_algorithm("cppo").config_cls):
+        assert f"  {f.name} : " in text, f.name
+    assert "PPO ratio clip epsilon" in text  # a docstring inherited from PPOLoopConfig
+    assert main(["config", "nope"]) == 2

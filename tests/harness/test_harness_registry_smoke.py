@@ -27,7 +27,7 @@ def test_algorithm_smoke_on_toy(algo, tmp_path):
     assert [r["env_steps"] for r in rows] == [0, 1000, 2000]
     # checkpoints hold tensors and plain data only: they load with weights_only=True
     assert torch.load(a.path / "checkpoint.pt", weights_only=True)["eval_index"] == 3
-    assert rows[-1]["updates"] > 0, f"{algo} never updated within 2000 env steps (keep the toy warm-up below that) on the toy preset"
+    assert get_algorithm(algo).reference or rows[-1]["updates"] > 0, f"{algo} never updated within 2000 env steps (keep the toy warm-up below that) on the toy preset"
     b = run(RunSpec(out=str(tmp_path / "b"), **kw))
     strip = lambda rs: [{k: v for k, v in r.items() if "seconds" not in k and k != "peak_memory_mb"} for r in rs]
     assert strip(records.read_eval_rows(b.path)) == strip(rows), f"{algo} is not reproducible on CPU"

@@ -1,0 +1,1 @@
+"""Reference policies that never learn: ``zero_action`` and ``random_action``."""

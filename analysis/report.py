@@ -24,6 +24,8 @@ import pandas as pd
 
 from analysis import auc as A
 from analysis import figures as F
+from analysis import modes as MO
+from analysis.modes_figure import probe_actions_figure
 from analysis import stats as S
 from analysis import tables as T
 from analysis.load import (
@@ -326,6 +328,9 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     # reference rows (zero/random action): per task, never in the aggregates
     ref_final, ref_auc = reference_rows(ref_frame, spec)
     ref_lines = reference_lines(ref_auc)
+    probes = MO.final_probes(MO.load_probes(runs), {t: int(g["env_steps"].max()) for t, g in frame.groupby("task")})
+    probe_modes = MO.probe_mode_table(probes, spec)
+    mm_summary = MO.multimodality_summary(probe_modes, coverage)
 
     report = out_root / "report"
     for sub in ("tables", "figures"):
@@ -357,6 +362,12 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     for m in ("distinct_goals", "entropy", "reach_rate"):
         if len(cov_readable):
             cov_readable = T.with_ci(cov_readable, m, f"{m}_lower", f"{m}_upper", f"{m} [CI]")
+    modes_readable = T.with_ci(probe_modes, "modes", "modes_lower", "modes_upper", "modes [CI]") if len(probe_modes) else probe_modes
+    summary_readable = mm_summary
+    for m, label in (("modes", "modes at start [CI]"), ("entropy", "goal entropy (nats) [CI]"),
+                     ("distinct_goals", "distinct goals [CI]")):
+        if len(summary_readable):
+            summary_readable = T.with_ci(summary_readable, m, f"{m}_lower", f"{m}_upper", label)
     cost_readable = cost[["algo", "task", "n_runs", "train_seconds", "env_steps_per_second", "peak_memory_mb",
                           "wall_seconds", "compile_seconds"]]
     tables = {
@@ -380,6 +391,9 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
         "cost": (cost, cost_readable, "Training cost per task (mean over runs; CSV has min and max)."),
         "mode_coverage": (coverage, cov_readable, "Mode coverage of the stochastic policy at the final eval."),
         "goal_distribution": (goals, None, "Reached-goal frequencies of the stochastic policy at the final eval."),
+        "probe_modes": (probe_modes, modes_readable, "Action modes of the stochastic policy at each probe state (final eval)."),
+        "multimodality_summary": (mm_summary, summary_readable,
+                                  "Modes at the start state, reached-goal entropy and distinct goals (final eval)."),
         "missing_cells": (holes_df, None, "Missing cells of the results grid."),
     }
     table_paths = []
@@ -419,6 +433,10 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     for task in sorted(coverage["task"].unique()) if len(coverage) else []:
         figs.append((f"multimodality_{task.replace('/', '_')}", F.multimodality_figure(goals, coverage, task, spec.proposed, conf),
                      f"{task}: reached-goal distribution and mode coverage (tables: goal_distribution, mode_coverage)."))
+    for task in sorted(probe_modes["task"].unique()) if len(probe_modes) else []:
+        figs.append((f"probe_actions_{task.replace('/', '_')}",
+                     probe_actions_figure(probes, probe_modes, task, spec.proposed, confidence=conf),
+                     f"{task}: sampled actions at the probe states per algorithm (table: probe_modes)."))
     fig_paths, fig_blocks = [], {}
     for name, fig, caption in figs:
         fig_paths += save_figure(fig, report / "figures" / name)
@@ -472,6 +490,16 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
         blocks += [b for n, b in fig_blocks.items() if n.startswith("multimodality_")]
         blocks += [_Block("table", frame=cov_readable),
                    _Block("table", frame=goals.assign(frequency=goals["frequency"].astype(float)))]
+    if len(probe_modes):
+        blocks += [_Block("h2", "Per-state action modes (probe states)"),
+                   _Block("p", "Final eval: M actions drawn from the stochastic (behaviour) policy at each task-given probe "
+                               "state (probes.jsonl); modes = number of density modes of that sample (BIC-selected "
+                               "Gaussian mixture, components without a density valley between them merged, clipping "
+                               "atoms undone; analysis/modes.py), per seed, then mean over seeds with a stratified "
+                               "bootstrap CI. modes_by_seed lists the per-seed counts; saturated is the share of samples "
+                               "at the action bound. Goal entropy and distinct goals: as in the Multimodality section.")]
+        blocks += [b for n, b in fig_blocks.items() if n.startswith("probe_actions_")]
+        blocks += [_Block("table", frame=summary_readable), _Block("table", frame=modes_readable)]
     ref_runs = ref_records.runs[ref_records.runs["algo"].isin(ref_algos) & ref_records.runs["task"].isin(comp.tasks)]
     blocks += [_Block("h2", "Provenance"), _Block("table", frame=_provenance(pd.concat([runs, ref_runs])))]
 

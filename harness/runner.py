@@ -29,6 +29,8 @@ from . import records
 from .agent import eval_protocol, interact
 from .config import config_to_json, resolve_config, run_config_hash
 from .evaluation import Evaluator
+from .probe_records import ProbeRow, append_probe_row, truncate_probe_rows
+from .probes import ProbeSampler, probe_states_of
 from .provenance import git_state, host, package_versions, peak_memory_mb
 from .registry import AlgorithmSpec, TaskSpec, get_algorithm, get_task
 from .seeding import RunSeeds, derive_seed
@@ -324,7 +326,7 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
             ckpt = _load_checkpoint(path / CHECKPOINT, device)
     if ckpt is None:
         # Fresh start (or killed before the first checkpoint): discard partial records.
-        for name in ("evals.csv", "train_log.jsonl"):
+        for name in ("evals.csv", "train_log.jsonl", "probes.jsonl"):
             if (path / name).exists():
                 (path / name).unlink()
     records.write_manifest(path, manifest)
@@ -374,6 +376,7 @@ def _train_loop(
     obs = env.reset()
     if spec.desync:
         desynchronise(env, derive_seed(env_seed, "desync"))
+    probe = ProbeSampler(probe_states_of(env), seeds.eval, device)
     compile_seconds = time.perf_counter() - t0
 
     agent = prep.algo.factory(prep.config, env.spec, seeds, device)
@@ -385,6 +388,7 @@ def _train_loop(
         env_steps, updates, eval_index = ckpt["env_steps"], ckpt["updates"], ckpt["eval_index"]
         clocks = dict(ckpt["clocks"])
         records.truncate_eval_rows(path, eval_index)
+        truncate_probe_rows(path, eval_index)
         _truncate_train_log(path, env_steps)
         log(f"[{label}] resuming at {env_steps:,} env steps (eval {eval_index}/{len(grid)})")
     clocks["compile_seconds"] = clocks.get("compile_seconds", 0.0) + compile_seconds
@@ -426,6 +430,7 @@ def _train_loop(
                 raise Divergence(f"non-finite action before {env_steps} env steps")
             t_eval = time.perf_counter()
             row = evaluator(agent)
+            probe_samples = probe(agent)
             clocks["eval_seconds"] += time.perf_counter() - t_eval
             train_paused += time.perf_counter() - t_eval
             if not (math.isfinite(row["return_mean"]) and math.isfinite(row["stochastic_return_mean"])):
@@ -444,6 +449,8 @@ def _train_loop(
             flush_window()
             records.append_eval_row(path, row)
             sinks.eval_row(row)
+            if probe_samples:
+                append_probe_row(path, ProbeRow(eval_index, grid[eval_index], probe_samples))
             eval_index += 1
             last_eval = f"det {row['return_mean']:.1f} / sto {row['stochastic_return_mean']:.1f}"
             t_ck = time.perf_counter()

@@ -72,6 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import ConfigError, parse_assignments
     from harness.registry import RegistryError
     from harness.runner import RunSpec, prepare, train
+    from harness.tracking import parse_sinks
 
     try:
         overrides = parse_assignments(args.set)
@@ -79,6 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             algo=args.algo, task=args.task, seed=args.seed, out=args.out, env_steps=args.env_steps,
             eval_every=args.eval_every, eval_episodes=args.eval_episodes, num_envs=args.num_envs,
             overrides=overrides, device=args.device, progress_every=args.progress_every,
+            log=parse_sinks(args.log),
         )
         prep = prepare(spec)
         why = prep.task.available()
@@ -99,20 +101,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from harness.executors import cli as ex_cli
     from harness.sweep import SpecError, load_spec, plan, run_local
+    from harness.tracking import parse_sinks
 
     try:
         spec = load_spec(args.spec)
-        out = args.out or str(Path("runs") / spec.name)
-        runs = plan(spec, out, device=args.device)
-    except SpecError as e:
+        executor, ex_opts, out = ex_cli.executor_options(args)
+        out = out or str(Path("runs") / spec.name)
+        sinks = parse_sinks(args.log)
+        planned = plan(spec, out, device=args.device, check_device=executor == "local")
+        runs = [dataclasses.replace(rs, log=sinks) for rs in planned]
+    except (SpecError, ValueError) as e:
         print(f"dpbench sweep: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.dry_run:
+        if executor != "local":
+            print(ex_cli.describe(executor, ex_opts, runs, out, spec.name))
         for rs in runs:
             print(f"{rs.algo:<14} {rs.task:<32} seed {rs.seed}  env_steps {rs.env_steps or 'task default'}")
         return 0
-    counts = run_local(runs, workers=args.workers, threads=args.threads)
+    if executor == "local":
+        counts = run_local(runs, workers=args.workers or 1, threads=args.threads)
+    else:
+        try:
+            counts = ex_cli.run_executor(executor, ex_opts, runs, out, spec.name, no_wait=args.no_wait)
+        except ValueError as e:  # ExecutorOptionError: Ray/submitit missing, cluster unreachable, too big a run
+            print(f"dpbench sweep: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if "submitted" in counts:  # --no-wait: nothing finished yet, no figures
+            return 0
     rc = 0 if counts["failed"] == 0 else 1
     if not args.no_figures:
         try:
@@ -187,15 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="cpu | cuda | cuda:<k> | auto (default)")
     r.add_argument("--threads", type=_positive_int, help="torch CPU threads")
     r.add_argument("--progress-every", type=float, default=10.0, help="seconds between progress lines (0: off)")
+    r.add_argument("--log", metavar="SINKS", help="experiment-tracking sinks, comma-separated: tensorboard, wandb")
 
     s = sub.add_parser("sweep", help="run a sweep spec (resumable)")
     s.add_argument("spec", help="TOML sweep spec, e.g. configs/quick.toml")
     s.add_argument("--out", help="records root (default runs/<spec name>)")
-    s.add_argument("--workers", type=_positive_int, default=1, help="parallel runs (default 1)")
+    s.add_argument("--workers", type=_positive_int, help="parallel runs of --executor local (default 1)")
     s.add_argument("--threads", type=_positive_int, help="torch threads per run (default cores / workers)")
     s.add_argument("--device", help="override the spec's device")
     s.add_argument("--dry-run", action="store_true", help="validate and print the plan, run nothing")
     s.add_argument("--no-figures", action="store_true", help="do not regenerate figures at the end")
+    from harness.executors.cli import add_sweep_arguments
+
+    add_sweep_arguments(s)
 
     f = sub.add_parser("figures", help="figures, tables and report regenerated from stored records")
     try:
@@ -213,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["sweep", "status"] and not Path("status").is_file():
+        from harness.executors.cli import status_main
+
+        return status_main(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":

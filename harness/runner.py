@@ -34,6 +34,7 @@ from .probes import ProbeSampler, probe_states_of
 from .provenance import git_state, host, package_versions, peak_memory_mb
 from .registry import AlgorithmSpec, TaskSpec, get_algorithm, get_task
 from .seeding import RunSeeds, derive_seed
+from .tracking import Sinks, parse_sinks
 
 __all__ = ["RunSpec", "RunResult", "Divergence", "prepare", "train", "run", "eval_grid", "resolve_device"]
 
@@ -69,6 +70,8 @@ class RunSpec:
     drawn from the env stream, so every algorithm with the same seed gets the same ones; rsl_rl's
     ``init_at_random_ep_len``). Evaluation envs never are. Records made before this option existed
     ran without it (``LEGACY_PROTOCOL``)."""
+    log: tuple[str, ...] = ()
+    """Experiment-tracking sinks mirroring the records (``harness.tracking``): tensorboard, wandb."""
 
     @property
     def registry_name(self) -> str:
@@ -161,6 +164,7 @@ def prepare(spec: RunSpec) -> Prepared:
     cfg_envs = getattr(config, "num_envs", 0) or None
     num_envs = _positive_int("num_envs", spec.num_envs or cfg_envs or task.num_envs, 10**8)
     device = resolve_device(spec.device)
+    parse_sinks(list(spec.log))
     path = records.run_dir(spec.out, task.name, spec.algo, spec.seed)
     if (path / "manifest.json").exists():
         old = records.read_manifest(path)
@@ -328,8 +332,11 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
     records.write_manifest(path, manifest)
 
     label = f"{spec.algo} | {prep.task.name} | seed {spec.seed}"
+    meta = {k: manifest[k] for k in ("run_id", "sweep", "algo", "algorithm", "task", "suite", "seed", "seeds",
+                                     "config", "config_hash", "budget")}
+    sinks = Sinks(spec.log, path, meta, start_step=int(ckpt["env_steps"]) if ckpt else 0, say=log)
     try:
-        return _train_loop(prep, manifest, ckpt, grid, label, log)
+        return _train_loop(prep, manifest, ckpt, grid, label, log, sinks)
     except Divergence as e:
         manifest.update(status="diverged", error=str(e), finished_at=_now(), updated_at=_now())
         records.write_manifest(path, manifest)
@@ -343,6 +350,8 @@ def train(prep: Prepared, *, log: Callable[[str], None] = lambda s: print(s, flu
         )
         records.write_manifest(path, manifest)
         raise
+    finally:
+        sinks.close()
 
 
 def _train_loop(
@@ -352,6 +361,7 @@ def _train_loop(
     grid: list[int],
     label: str,
     log: Callable[[str], None],
+    sinks: Sinks,
 ) -> RunResult:
     spec, path, task, device = prep.spec, prep.path, prep.task, prep.device
     seeds = prep.seeds
@@ -410,6 +420,7 @@ def _train_loop(
             ended_sum.zero_()
             ended_n.zero_()
         records.append_train_log(path, entry)
+        sinks.train_log(entry)
         window = {}
 
     while True:
@@ -437,6 +448,7 @@ def _train_loop(
             )
             flush_window()
             records.append_eval_row(path, row)
+            sinks.eval_row(row)
             if probe_samples:
                 append_probe_row(path, ProbeRow(eval_index, grid[eval_index], probe_samples))
             eval_index += 1

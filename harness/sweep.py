@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +141,11 @@ def _overrides(spec: SweepSpec, label: str, task: str) -> dict[str, Any]:
     return out
 
 
-def plan(spec: SweepSpec, out: str, device: str | None = None) -> list[RunSpec]:
-    """Expand a spec into run specs and validate every one; raises ``SpecError`` listing all problems."""
+def plan(spec: SweepSpec, out: str, device: str | None = None, check_device: bool = True) -> list[RunSpec]:
+    """Expand a spec into run specs and validate every one; raises ``SpecError`` listing all problems.
+
+    ``check_device=False`` (cluster executors) validates everything but whether the device exists on
+    this machine: a Slurm login node or Ray driver may have no GPU while the runs' nodes do."""
     problems: list[str] = []
     runs: list[RunSpec] = []
     for label in spec.config:
@@ -169,7 +172,7 @@ def plan(spec: SweepSpec, out: str, device: str | None = None) -> list[RunSpec]:
                     desync=spec.desync,
                 )
                 try:
-                    prepare(rs)
+                    prepare(rs if check_device or not rs.device.startswith("cuda") else replace(rs, device="cpu"))
                 except (ValueError, LookupError) as e:
                     msg = f"{label} on {task}: {e}"
                     if msg not in problems:

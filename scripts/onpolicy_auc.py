@@ -43,7 +43,7 @@ def main() -> None:
     auc = {a: _auc(c, points) for a, c in curves.items()}
     fmt = lambda r: f"{r.point:.3f} [{r.lower:.3f}, {r.upper:.3f}]"  # noqa: E731
     print(f"tasks: {', '.join(tasks)}; eval points (budget fractions): {', '.join(str(p) for p in points)}; "
-          f"seeds: {sorted(int(s) for s in frame["seed"].unique())}; bootstrap reps {args.reps}, seed {args.seed}\n")
+          f"seeds: {sorted(int(s) for s in frame['seed'].unique())}; bootstrap reps {args.reps}, seed {args.seed}\n")
     print("| algo | IQM final | IQM AUC | mean final | mean AUC |\n|:---|:---|:---|:---|:---|")
     af, aa = S.aggregate_metrics(final, spec), S.aggregate_metrics(auc, spec)
     for algo in sorted(final):

@@ -1,0 +1,1 @@
+"""FPO (Flow Policy Optimization, McAllister et al. 2025) and FPO++ settings; see README.md."""

@@ -81,6 +81,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides=overrides, device=args.device, progress_every=args.progress_every,
         )
         prep = prepare(spec)
+        python = prep.task.python()
+        if python:  # the task runs in its suite's own venv: the same command there, its exit status ours
+            print(f"[run] {prep.task.name} runs in its own venv: delegating to {python}", flush=True)
+            return subprocess.call([python, "-m", "harness.cli", *args.argv])
         why = prep.task.available()
         if why:
             raise _BadInput(f"task {prep.task.name!r} cannot run here: {why}")
@@ -193,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         if args.command == "list":
             return _cmd_list(args)

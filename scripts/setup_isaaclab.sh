@@ -6,7 +6,7 @@
 # isaaclab==3.0.0 needs Python 3.12 exactly and pins torch==2.11.0 (a CUDA build on PyPI that also
 # runs on the CPU; ~7.8 GB), so it cannot share the main venv (Python 3.11, CPU torch 2.13).
 # The script: finds Python 3.12 ($PYTHON312, python3.12 on PATH, or pyenv's 3.12.x), creates the
-# venv, installs isaaclab==3.0.0 and dpbench (editable, no extras) into it, reusing pip's cache
+# venv, installs isaaclab==3.0.0 and dpbench (editable, with pytest: the dev extra) into it, reusing pip's cache
 # (~/.cache/pip, or $PIP_CACHE_DIR), and checks that `isaaclab_tasks` imports. Re-running is a
 # no-op once the venv answers the check. Exit status 2 when Python 3.12 is missing (the message
 # says how to get it), 3 when the install fails (e.g. no network: the message says so).
@@ -18,7 +18,7 @@ ISAACLAB_VERSION=3.0.0
 check() {
   "$VENV/bin/python" - <<'PY' >/dev/null 2>&1
 import importlib.util, sys
-mods = ("isaaclab", "isaaclab_tasks", "newton", "warp", "gymnasium", "harness", "suites.isaaclab")
+mods = ("isaaclab", "isaaclab_tasks", "newton", "warp", "gymnasium", "pytest", "harness", "suites.isaaclab")
 missing = [m for m in mods if importlib.util.find_spec(m) is None]
 sys.exit(1 if missing or sys.version_info[:2] != (3, 12) else 0)
 PY
@@ -60,7 +60,7 @@ start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 # No constraints.txt here: it pins the main venv's CPU torch 2.13, isaaclab pins torch 2.11.0.
 if ! PIP_CONSTRAINT= "$VENV/bin/pip" install -q "isaaclab==$ISAACLAB_VERSION" ||
-   ! PIP_CONSTRAINT= "$VENV/bin/pip" install -q -e . ; then
+   ! PIP_CONSTRAINT= "$VENV/bin/pip" install -q -e ".[dev]" ; then
   echo "setup_isaaclab.sh: pip could not install isaaclab==$ISAACLAB_VERSION into $VENV (network? PyPI reachable?)" >&2
   exit 3
 fi

@@ -24,7 +24,8 @@ that behaves like one (``env_maker``; the fast tests inject ``suites.isaaclab.do
 * seeding: the env is built with ``cfg.seed = seed % 2**32`` (IsaacLab's ``configure_seed``
   seeds torch's, numpy's, Python's and warp's global generators, which its resets draw from);
   ``reseed(seed)`` re-runs that seeding so the next ``reset()`` starts the states a fresh env
-  with ``seed`` would start.
+  with ``seed`` would start. The adapter makes one discarded reset at construction and seeds
+  again: IsaacLab's first reset after the simulation starts loses its sampled joint velocities.
 
 One env per process: IsaacLab 3.0 keeps one ``SimulationContext`` per process ("Simulation
 context already exists"). ``make_env`` therefore builds the first env of a process in it and any
@@ -100,7 +101,12 @@ class IsaacLabVecEnv:
         self.action_scale = float(ACTION_SCALES.get(task, 1.0) if action_scale is None else action_scale)
         self.clip_actions = None if clip_actions is None else float(clip_actions)
         self.final_obs_available = bool(getattr(getattr(u, "cfg", None), "compute_final_obs", False))
-        self._reset_done = False
+        # IsaacLab 3.0 (Newton) drops the sampled joint velocities of the first reset after the simulation
+        # starts (the first observations show zero velocities); from the second reset on, a reset after
+        # seeding is a function of the seed alone. One discarded reset, then the seeding again, makes
+        # every reset() of this adapter the same as a fresh env's (tests/suites/isaaclab_real).
+        self._env.reset()
+        self.reseed(self.seed)
         self.spec = EnvSpec(
             obs_dim=int(math.prod(obs_shape)),
             action_dim=int(math.prod(act_shape)),

@@ -277,3 +277,28 @@ def test_shipped_assets_and_licence_are_there():
         assert (root / rel).is_file(), rel
     cart = (root / "Isaac/IsaacLab/Robots/Classic/Cartpole/cartpole.usd").read_text()
     assert 'defaultPrim = "cartpole"' in cart and 'def Xform "cartpole"' in cart
+
+
+def test_sweep_starts_isaaclab_workers_in_the_isaaclab_venv(tmp_path, monkeypatch, capsys):
+    """A sweep's local executor starts an isaaclab/* run's worker with the venv's Python (a stand-in
+    that records its argv) and a toy run's with this one, so one sweep mixes suites."""
+    if venv.isaaclab_here():
+        pytest.skip("IsaacLab imports here: nothing to delegate")
+    from harness.runner import RunSpec
+    from harness.sweep import run_local
+
+    fake = tmp_path / "venv"
+    (fake / "bin").mkdir(parents=True)
+    log = tmp_path / "argv.txt"
+    py = fake / "bin" / "python"
+    py.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexit 1\n')
+    py.chmod(0o755)
+    monkeypatch.setenv("DPBENCH_ISAACLAB_VENV", str(fake))
+    out = str(tmp_path / "runs")
+    runs = [RunSpec(algo="ppo", task="isaaclab/Cartpole", seed=0, out=out, env_steps=512, num_envs=4, device="cpu"),
+            RunSpec(algo="ppo", task="toy/Target1D", seed=0, out=out, env_steps=256, eval_every=256, device="cpu")]
+    counts = run_local(runs, workers=1, progress_every=1e9)
+    argv = log.read_text().split()
+    assert argv[:2] == ["-m", "harness.worker"] and '"isaaclab/Cartpole",' in argv
+    assert "toy/Target1D" not in log.read_text()
+    assert counts["complete"] == 1 and counts["failed"] == 1  # the toy run ran here; the stand-in wrote nothing

@@ -302,3 +302,13 @@ def test_sweep_starts_isaaclab_workers_in_the_isaaclab_venv(tmp_path, monkeypatc
     assert argv[:2] == ["-m", "harness.worker"] and '"isaaclab/Cartpole",' in argv
     assert "toy/Target1D" not in log.read_text()
     assert counts["complete"] == 1 and counts["failed"] == 1  # the toy run ran here; the stand-in wrote nothing
+
+
+def test_setup_script_without_python312_exits_2_saying_how_to_get_it(tmp_path):
+    if any(Path(d, "python3.12").exists() for d in ("/usr/bin", "/bin")):
+        pytest.skip("this machine has a system python3.12")
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run(["bash", str(root / "scripts" / "setup_isaaclab.sh")], capture_output=True, text=True,
+                       env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "DPBENCH_ISAACLAB_VENV": str(tmp_path / "v")})
+    assert r.returncode == 2 and "Python 3.12 not found" in r.stderr and "pyenv install 3.12" in r.stderr
+    assert not (tmp_path / "v").exists()

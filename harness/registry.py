@@ -78,6 +78,10 @@ class TaskSpec:
     """Names of the per-episode outcome codes the env reports (e.g. goal names), empty if none."""
     available: Callable[[], str | None] = field(default=lambda: None, compare=False, repr=False)
     """Returns None if the task can run here, else a message saying what is missing and how to get it."""
+    python: Callable[[], str | None] = field(default=lambda: None, compare=False, repr=False)
+    """The Python interpreter a run of this task must be delegated to (a suite's own venv, e.g. IsaacLab's
+    Python 3.12 venv), or None to run in this one. ``dpbench run`` re-executes itself there and the
+    sweep's local executor starts that run's worker there."""
 
     @property
     def suite(self) -> str:
@@ -92,7 +96,7 @@ class TaskSpec:
         return {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name not in ("factory", "available")
+            if f.name not in ("factory", "available", "python")
         } | {"suite": self.suite}
 
 

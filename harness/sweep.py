@@ -241,7 +241,8 @@ def run_local(runs: list[RunSpec], workers: int = 1, progress_every: float = 15.
         env = dict(os.environ, DPBENCH_THREADS=str(threads), PYTHONUNBUFFERED="1")
         log = open(d / "stdout.log", "a", encoding="utf-8")
         payload = json.dumps(asdict(rs) | {"progress_every": 30.0})
-        proc = subprocess.Popen([sys.executable, "-m", "harness.worker", payload], stdout=log, stderr=subprocess.STDOUT, env=env)
+        python = get_task(rs.task).python() or sys.executable  # a suite's own venv where it has one
+        proc = subprocess.Popen([python, "-m", "harness.worker", payload], stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         running[proc] = rs
 

@@ -66,4 +66,7 @@ TUNED: dict[str, dict[str, object]] = {
     # IsaacLab: rsl_rl's shared settings (suites.md section 3.5).
     "preset:isaaclab": {"num_steps": 24, "epochs": 5, "minibatches": 4, "actor_hidden": (512, 256, 128),
                         "critic_hidden": (512, 256, 128), "entropy_coef": 0.005},
+    # IsaacLab 3.0 Cartpole: isaaclab_tasks' CartpolePPORunnerCfg (rsl_rl): 16 steps/env, [32, 32] elu
+    # actor and critic, no obs normalisation, entropy 0.005, lr 1e-3 adaptive, 5 epochs x 4 minibatches.
+    "isaaclab/Cartpole": {"num_steps": 16, "actor_hidden": (32, 32), "critic_hidden": (32, 32), "obs_norm": False},
 }

@@ -125,4 +125,8 @@ TUNED: dict[str, dict[str, object]] = {
     # IsaacLab: rsl_rl shared settings for the PPO part; the paper's "15 epochs, 4 minibatches".
     "preset:isaaclab": {"num_steps": 24, "epochs": 5, "minibatches": 4, "critic_hidden": (512, 256, 128),
                         "kernel_hidden": (512, 256, 128), "flow_hidden": (512, 256, 256)},
+    # IsaacLab 3.0 Cartpole: Gaussian PPO's rsl_rl cartpole shape for the PPO part (16 steps/env, [32, 32]
+    # critic and kernel, no obs normalisation); a small flow.
+    "isaaclab/Cartpole": {"num_steps": 16, "critic_hidden": (32, 32), "kernel_hidden": (32, 32),
+                          "flow_hidden": (64, 64), "obs_norm": False},
 }

@@ -1,91 +1,66 @@
-"""IsaacLab suite (``isaaclab/<Isaac-id>``): registration only, no isaaclab import.
+"""IsaacLab 3.0 suite (``isaaclab/<Name>``): registration only, no isaaclab import.
 
-Nine common IsaacLab 2.3 tasks, preset ``isaaclab``, 4096 envs. Episode lengths are
-``ceil(episode_length_s / (sim.dt * decimation))`` of each task's env cfg; budgets are the rsl_rl
-PPO runner's ``max_iterations x num_steps_per_env x 4096`` (isaaclab 2.3 configs), with ten
-evaluations per run. The factory is ``factory(num_envs, seed, device="cuda:0", **kwargs)`` with the
-optional ``env_maker``, ``action_scale``, ``clip_actions`` (see ``suites.isaaclab.adapter``);
-``available()`` says what is missing where IsaacLab cannot run (see README.md).
+Eight IsaacLab tasks (``suites.isaaclab.tasks.TASKS``), preset ``isaaclab``, 4096 envs by default,
+budgets from isaaclab 3.0's rsl_rl runner configs, ten evaluations per run. They run kitless
+(Newton / MuJoCo-Warp, no Isaac Sim) in IsaacLab's own Python 3.12 venv
+(``bash scripts/setup_isaaclab.sh``), on the CPU or a CUDA GPU; ``isaaclab/Cartpole`` and
+``isaaclab/Ant`` run offline with the assets shipped in ``suites/isaaclab/assets``, the others
+refuse with the asset files they miss (``DPBENCH_ISAACLAB_ASSETS`` points at a mirror).
+
+The factory is ``factory(num_envs, seed, device="cpu", **kwargs)`` with the optional
+``env_maker``, ``action_scale``, ``clip_actions``, ``obs_key`` and ``desync`` of
+``suites.isaaclab.adapter.IsaacLabVecEnv``. From another venv, ``TaskSpec.python`` names the
+IsaacLab venv's interpreter that ``dpbench run``/``sweep`` delegate the run to (``venv.py``).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 from harness.registry import TaskSpec, register_task
 
-__all__ = ["ISAACLAB_TASKS", "IsaacLabTask", "make_env", "available"]
+from .tasks import NUM_ENVS, TASKS, IsaacLabTask
+from .venv import delegate_python, isaaclab_here, venv_python
+
+__all__ = ["TASKS", "IsaacLabTask", "make_env", "available", "SUITE"]
 
 SUITE = "isaaclab"
-NUM_ENVS = 4096
 EVAL_EPISODES = 10
 
 
-@dataclass(frozen=True)
-class IsaacLabTask:
-    """Static facts of one IsaacLab task (isaaclab 2.3 env cfg and rsl_rl runner cfg)."""
-
-    name: str
-    """Gym id, e.g. ``"Isaac-Cartpole-Direct-v0"``."""
-    episode_length: int
-    """``max_episode_length`` in agent steps."""
-    step_dt: float
-    """``sim.dt * decimation`` in seconds."""
-    rsl_iterations: int
-    """rsl_rl ``max_iterations``."""
-    rsl_steps_per_env: int
-    """rsl_rl ``num_steps_per_env``."""
-    note: str = ""
-
-    @property
-    def env_steps(self) -> int:
-        """Default budget: rsl_rl iterations x steps per env x 4096 envs."""
-        return self.rsl_iterations * self.rsl_steps_per_env * NUM_ENVS
-
-
-ISAACLAB_TASKS: tuple[IsaacLabTask, ...] = (
-    IsaacLabTask("Isaac-Cartpole-Direct-v0", 300, 1 / 60, 150, 16, "5 s at 1/120 x 2"),
-    IsaacLabTask("Isaac-Ant-Direct-v0", 900, 1 / 60, 1000, 32, "15 s at 1/120 x 2"),
-    IsaacLabTask("Isaac-Humanoid-Direct-v0", 900, 1 / 60, 1000, 32, "15 s at 1/120 x 2"),
-    IsaacLabTask("Isaac-Lift-Cube-Franka-v0", 250, 0.02, 1500, 24, "5 s at 0.01 x 2"),
-    IsaacLabTask("Isaac-Velocity-Rough-Anymal-D-v0", 1000, 0.02, 1500, 24, "20 s at 0.005 x 4"),
-    IsaacLabTask(
-        "Isaac-Velocity-Rough-Go2-v0", 1000, 0.02, 1500, 24,
-        "20 s at 0.005 x 4, inherited from the rough-velocity base cfg (approximate: not checked in the 2.3.2 wheel)",
-    ),
-    IsaacLabTask(
-        "Isaac-Velocity-Rough-H1-v0", 1000, 0.02, 3000, 24,
-        "20 s at 0.005 x 4, inherited from the rough-velocity base cfg (approximate: not checked in the 2.3.2 wheel)",
-    ),
-    IsaacLabTask(
-        "Isaac-Repose-Cube-Shadow-Direct-v0", 600, 1 / 60, 10000, 16,
-        "10 s at 1/120 x 2; upstream trains with 8192 envs, the budget here uses 4096",
-    ),
-    IsaacLabTask("Isaac-Quadcopter-Direct-v0", 500, 0.02, 200, 24, "10 s at 1/100 x 2"),
-)
-
-
-def make_env(task: str, num_envs: int, seed: int, device: str = "cuda:0", **kwargs: Any):
-    """Build ``IsaacLabVecEnv(task, ...)``; starts Isaac Sim on first use (lazy import)."""
+def make_env(gym_id: str, num_envs: int, seed: int, device: str = "cpu", **kwargs: Any):
+    """Build the VecEnv of ``gym_id`` (``suites.isaaclab.adapter.make_env``; imports IsaacLab lazily)."""
     from .adapter import make_env as _make
 
-    return _make(task, num_envs, seed, device, **kwargs)
+    return _make(gym_id, num_envs, seed, device, **kwargs)
 
 
-def available() -> str | None:
-    """None if IsaacLab looks runnable here, else what is missing and how to get it."""
-    from .adapter import missing_isaaclab
+def available(gym_id: str) -> str | None:
+    """None if ``gym_id`` can run (here, or in the IsaacLab venv a run is delegated to), else what is
+    missing and how to get it. Where IsaacLab imports, this resolves the task's cfg with the kitless
+    preset and checks its asset files (a few seconds the first time); elsewhere it only checks
+    that the IsaacLab venv exists (the delegated run checks the rest)."""
+    if isaaclab_here():
+        from .kitless import IsaacLabUnavailable, resolve_cfg
+
+        try:
+            resolve_cfg(gym_id, 1, 0, "cpu")
+        except IsaacLabUnavailable as e:
+            return str(e)
+        return None
+    if venv_python() is not None:
+        return None
+    from .kitless import missing_isaaclab
 
     return missing_isaaclab()
 
 
-for _t in ISAACLAB_TASKS:
+for _t in TASKS:
     register_task(
         TaskSpec(
             name=f"{SUITE}/{_t.name}",
-            factory=functools.partial(make_env, _t.name),
+            factory=functools.partial(make_env, _t.gym_id),
             episode_length=_t.episode_length,
             env_steps=_t.env_steps,
             eval_every=_t.env_steps // 10,
@@ -93,10 +68,12 @@ for _t in ISAACLAB_TASKS:
             num_envs=NUM_ENVS,
             preset="isaaclab",
             description=(
-                f"IsaacLab {_t.name} (step_dt {_t.step_dt:.4g} s, episode {_t.note}; budget = rsl_rl "
-                f"{_t.rsl_iterations} iters x {_t.rsl_steps_per_env} steps x {NUM_ENVS} envs; no final obs)"
+                f"IsaacLab 3.0 {_t.gym_id}, kitless (Newton/MuJoCo-Warp); step_dt {_t.step_dt:.4g} s, episode "
+                f"{_t.note}; budget = rsl_rl {_t.rsl_iterations} iters x {_t.rsl_steps_per_env} steps x {NUM_ENVS} envs"
+                + ("" if _t.cpu_assets else "; needs asset files not shipped with dpbench (DPBENCH_ISAACLAB_ASSETS)")
             ),
-            available=available,
+            available=functools.partial(available, _t.gym_id),
+            python=delegate_python,
         )
     )
 del _t

@@ -1,174 +1,73 @@
 """IsaacLab (gymnasium API) -> dpbench ``VecEnv`` adapter.
 
-``IsaacLabVecEnv`` wraps an env made by ``gym.make("Isaac-...", cfg=cfg)`` (a ``DirectRLEnv`` or
-``ManagerBasedRLEnv``), or anything that behaves like one (``env_maker``; the tests inject
-``suites.isaaclab.double.make_double``):
+``IsaacLabVecEnv`` wraps an env made by ``gym.make("Isaac-...", cfg=cfg)`` (IsaacLab 3.0's
+``DirectRLEnv`` or ``ManagerBasedRLEnv``; ``suites.isaaclab.kitless`` builds one), or anything
+that behaves like one (``env_maker``; the fast tests inject ``suites.isaaclab.double.make_double``):
 
-* observations: ``obs["policy"]`` flattened to float32 ``[N, obs_dim]``;
-* actions: our [-1, 1] actions times a per-task ``action_scale`` (1.0 by default: the unit box
-  is where rsl_rl's Gaussian policy with ``init_noise_std=1`` mostly samples, and IsaacLab tasks
-  apply their own physical scaling on top), then clipped to ``[-clip_actions, clip_actions]`` if
-  ``clip_actions`` is set (rsl_rl's ``clip_actions``);
-* ``terminated`` / ``truncated`` come straight from IsaacLab (``reset_terminated`` /
-  ``reset_time_outs``), copied (IsaacLab returns its persistent buffers, rewritten in place each
-  step) and made exclusive (``truncated &= ~terminated``);
-* auto-reset is IsaacLab's own: the returned ``obs`` of an env that just ended is its reset
-  observation and **no final observation exists**, so ``info`` has no ``"final_obs"``. Agents
-  fall back to rsl_rl's time-out bootstrap ``r += gamma * V(s_t)`` (value of the last
-  pre-terminal observation) on truncation.
+* observations: ``obs["policy"]`` flattened to float32 ``[N, obs_dim]`` (a ``"critic"`` group,
+  where a task has one, is not used);
+* actions: our [-1, 1] actions times ``action_scale`` (1.0 by default: IsaacLab tasks apply their
+  own physical scaling, e.g. Cartpole's 100 N per unit), then clipped to
+  ``[-clip_actions, clip_actions]`` if set (rsl_rl's ``clip_actions``);
+* ``terminated`` / ``truncated``: IsaacLab's ``reset_terminated`` / ``reset_time_outs``, copied
+  (IsaacLab rewrites those buffers in place every step) and made exclusive
+  (``truncated &= ~terminated``);
+* ``info["final_obs"]``: the pre-reset observation of the envs that just ended. IsaacLab 3.0
+  computes it when ``cfg.compute_final_obs`` is set (``kitless`` sets it) and leaves it in
+  ``extras["final_obs"]["policy"]``; that entry is only refreshed on steps where some env
+  resets, so the adapter passes it on only on such steps (other rows are unspecified, as the
+  VecEnv contract says). Without it (an env that does not compute it) ``info`` has no
+  ``"final_obs"`` and agents use their time-out fallback;
+* desynchronised starts (``desync=True``, training envs only): after the first ``reset()`` every
+  env's ``episode_length_buf`` is set to a random step of its first episode, drawn from a
+  generator seeded with ``seed`` (as rsl_rl's ``init_at_random_ep_len``), so time-outs spread out;
+* seeding: the env is built with ``cfg.seed = seed % 2**32`` (IsaacLab's ``configure_seed``
+  seeds torch's, numpy's, Python's and warp's global generators, which its resets draw from);
+  ``reseed(seed)`` re-runs that seeding so the next ``reset()`` starts the states a fresh env
+  with ``seed`` would start. The adapter makes one discarded reset at construction and seeds
+  again: IsaacLab's first reset after the simulation starts loses its sampled joint velocities.
 
-The real env needs Isaac Sim: ``make_isaaclab_env`` starts one Kit app per process
-(``AppLauncher(headless=True, device=...)``, cached) before importing ``isaaclab_tasks``; where
-IsaacLab is missing it raises ``IsaacLabUnavailable`` saying what is needed (see
-``suites/isaaclab/README.md``).
+One env per process: IsaacLab 3.0 keeps one ``SimulationContext`` per process ("Simulation
+context already exists"). ``make_env`` therefore builds the first env of a process in it and any
+further one, while that is open, in a child process (``suites.isaaclab.remote``): the runner's
+evaluation env, which only ever steps ``eval_episodes`` envs, runs there over a pipe, so
+evaluation never touches the training env's physics or random state.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from typing import Any, Callable
 
 import torch
 
 from harness.env import EnvSpec
 
-__all__ = [
-    "IsaacLabVecEnv",
-    "IsaacLabUnavailable",
-    "make_isaaclab_env",
-    "make_env",
-    "missing_isaaclab",
-    "REQUIREMENTS",
-    "ACTION_SCALES",
-]
-
-REQUIREMENTS = (
-    "IsaacLab tasks need, in a separate Python 3.11 venv (isaaclab pins numpy<2, which clashes "
-    "with the main env): isaaclab 2.3.x and Isaac Sim 5.1 from NVIDIA's package index "
-    '(pip install "isaaclab[isaacsim,rsl-rl]==2.3.2.post1" "isaacsim[all,extscache]==5.1.0" '
-    "--extra-index-url https://pypi.nvidia.com ; the pypi.org isaacsim is a stub that downloads "
-    "from pypi.nvidia.com), an RTX GPU with RT cores (H100/A100/H20 data-center GPUs are "
-    "unsupported: Vulkan fails even headless) with a recent driver, and the robot assets: access "
-    "to NVIDIA's asset server (S3 asset root) or a local asset cache configured as "
-    "persistent/isaac/asset_root/cloud. Then pip install -e . (without the playground extra) "
-    "into that venv. See suites/isaaclab/README.md."
-)
-"""What IsaacLab needs, quoted by ``available()`` and by the factory when it cannot start."""
+__all__ = ["IsaacLabVecEnv", "make_env", "env_seed", "ACTION_SCALES"]
 
 ACTION_SCALES: dict[str, float] = {}
 """Per-task multiplier from our [-1, 1] actions to IsaacLab's action units; tasks not listed use
-1.0 (IsaacLab's own ``action_scale`` of each task applies after it)."""
-
-_DATACENTER_GPUS = ("H100", "H200", "H20", "A100", "A30", "A800", "H800", "B200", "GB200")
+1.0 (each IsaacLab task's own ``action_scale`` applies after it)."""
 
 
-class IsaacLabUnavailable(ImportError):
-    """IsaacLab / Isaac Sim / a suitable GPU is missing; the message says what is needed."""
-
-
-def missing_isaaclab() -> str | None:
-    """None if IsaacLab looks runnable here, else a message saying what is missing and how to get it.
-
-    Checks (without importing anything heavy): Python 3.11, the ``isaaclab``, ``isaaclab_tasks``
-    and ``isaacsim`` packages, a CUDA device, and that it is not a data-center GPU without RT
-    cores. Asset access cannot be checked without starting Isaac Sim.
-    """
-    problems = []
-    if sys.version_info[:2] != (3, 11):
-        problems.append(f"Python is {sys.version_info.major}.{sys.version_info.minor}, isaaclab needs 3.11")
-    missing = [m for m in ("isaaclab", "isaaclab_tasks", "isaacsim") if importlib.util.find_spec(m) is None]
-    if missing:
-        problems.append(f"{', '.join(missing)} not installed")
-    if not torch.cuda.is_available():
-        problems.append("no CUDA GPU visible")
-    else:
-        name = torch.cuda.get_device_name()
-        if any(tag in name.upper() for tag in _DATACENTER_GPUS):
-            problems.append(f"GPU {name!r} has no RT cores (unsupported by Isaac Sim)")
-    if not problems:
-        return None
-    return f"IsaacLab is not runnable here ({'; '.join(problems)}). {REQUIREMENTS}"
-
-
-# --------------------------------------------------------------------------------------------
-# the real env (Isaac Sim)
-# --------------------------------------------------------------------------------------------
-
-_APP: Any = None
-_APP_DEVICE: str | None = None
-_OPEN_ENV: Any = None
-
-
-def _ensure_app(device: str):
-    """Start the Kit app once per process (``AppLauncher`` must precede any other isaaclab import)."""
-    global _APP, _APP_DEVICE
-    if _APP is not None:
-        if device != _APP_DEVICE:
-            raise RuntimeError(
-                f"the Isaac Sim app of this process runs on {_APP_DEVICE}, cannot make an env on "
-                f"{device}: one Kit app per process"
-            )
-        return _APP
-    from isaaclab.app import AppLauncher
-
-    _APP = AppLauncher(headless=True, device=device).app
-    _APP_DEVICE = device
-    return _APP
-
-
-def make_isaaclab_env(task: str, num_envs: int, seed: int, device: str = "cuda:0", **cfg_overrides: Any):
-    """``gym.make(task, cfg=cfg)`` with ``cfg = parse_env_cfg(task, device, num_envs)`` and
-    ``cfg.seed = seed`` (plus ``cfg_overrides`` set as attributes). Raises ``IsaacLabUnavailable``
-    with the requirements where IsaacLab cannot run, and ``RuntimeError`` if another IsaacLab env
-    of this process is still open (IsaacLab has one simulation context per process)."""
-    global _OPEN_ENV
-    msg = missing_isaaclab()
-    if msg is not None:
-        raise IsaacLabUnavailable(msg)
-    if _OPEN_ENV is not None:
-        raise RuntimeError(
-            "an IsaacLab env is already open in this process; IsaacLab allows one simulation "
-            "context per process: close() it first (evaluate on the training env or in another process)"
-        )
-    _ensure_app(device)
-    import gymnasium as gym
-    import isaaclab_tasks  # noqa: F401  (registers the Isaac-* ids)
-    from isaaclab_tasks.utils.parse_cfg import parse_env_cfg
-
-    cfg = parse_env_cfg(task, device=device, num_envs=num_envs)
-    cfg.seed = int(seed)
-    for k, v in cfg_overrides.items():
-        setattr(cfg, k, v)
-    env = gym.make(task, cfg=cfg)
-    _OPEN_ENV = env
-    return env
-
-
-def _release(env: Any) -> None:
-    global _OPEN_ENV
-    if env is _OPEN_ENV:
-        _OPEN_ENV = None
-
-
-# --------------------------------------------------------------------------------------------
-# the adapter
-# --------------------------------------------------------------------------------------------
+def env_seed(seed: int) -> int:
+    """The ``cfg.seed`` IsaacLab gets for a dpbench seed (63-bit stream seeds; numpy takes < 2**32)."""
+    return int(seed) % (2**32)
 
 
 class IsaacLabVecEnv:
     """An IsaacLab env (or a double) as a dpbench ``VecEnv`` (see module docstring).
 
     Args:
-        task: IsaacLab gym id, e.g. ``"Isaac-Cartpole-Direct-v0"``.
+        task: IsaacLab gym id, e.g. ``"Isaac-Cartpole-Direct"``.
         num_envs: batch size.
-        seed: ``cfg.seed`` of the IsaacLab env.
-        device: torch device (``"cuda:0"``; the double also runs on ``"cpu"``).
-        env_maker: ``(task, num_envs, seed, device) -> env``; default ``make_isaaclab_env``.
+        seed: run seed of this env (``env_seed(seed)`` becomes ``cfg.seed``; ``desync`` draws from it).
+        device: torch / warp device (``"cpu"``, ``"cuda:0"``).
+        env_maker: ``(task, num_envs=, seed=, device=) -> env``; default ``kitless.make_isaaclab_env``.
         action_scale: multiplier of our [-1, 1] actions; default ``ACTION_SCALES.get(task, 1.0)``.
         clip_actions: if set, clip the scaled actions to ``[-clip_actions, clip_actions]``.
         obs_key: observation group the policy sees (``"policy"``).
+        desync: start every env at a random step of its first episode (training envs; never evaluation).
     """
 
     def __init__(
@@ -176,17 +75,22 @@ class IsaacLabVecEnv:
         task: str,
         num_envs: int,
         seed: int,
-        device: str = "cuda:0",
+        device: str = "cpu",
         *,
         env_maker: Callable[..., Any] | None = None,
         action_scale: float | None = None,
         clip_actions: float | None = None,
         obs_key: str = "policy",
+        desync: bool = False,
     ) -> None:
-        maker = env_maker or make_isaaclab_env
+        if env_maker is None:
+            from .kitless import make_isaaclab_env as env_maker
         self.task = task
-        self._env = maker(task, num_envs=num_envs, seed=seed, device=device)
+        self.seed = int(seed)
+        self.desync = bool(desync)
+        self._env = env_maker(task, num_envs=num_envs, seed=env_seed(seed), device=device)
         u = getattr(self._env, "unwrapped", self._env)
+        self._u = u
         self._obs_key = obs_key
         obs_shape = tuple(u.single_observation_space[obs_key].shape)
         act_shape = tuple(u.single_action_space.shape)
@@ -196,6 +100,13 @@ class IsaacLabVecEnv:
         self.device = torch.device(u.device)
         self.action_scale = float(ACTION_SCALES.get(task, 1.0) if action_scale is None else action_scale)
         self.clip_actions = None if clip_actions is None else float(clip_actions)
+        self.final_obs_available = bool(getattr(getattr(u, "cfg", None), "compute_final_obs", False))
+        # IsaacLab 3.0 (Newton) drops the sampled joint velocities of the first reset after the simulation
+        # starts (the first observations show zero velocities); from the second reset on, a reset after
+        # seeding is a function of the seed alone. One discarded reset, then the seeding again, makes
+        # every reset() of this adapter the same as a fresh env's (tests/suites/isaaclab_real).
+        self._env.reset()
+        self.reseed(self.seed)
         self.spec = EnvSpec(
             obs_dim=int(math.prod(obs_shape)),
             action_dim=int(math.prod(act_shape)),
@@ -219,31 +130,66 @@ class IsaacLabVecEnv:
         return a
 
     def reset(self) -> torch.Tensor:
-        """Reset every env (IsaacLab ``env.reset()``); return float32 ``[N, obs_dim]``."""
+        """Reset every env (IsaacLab ``env.reset()``); on the first reset with ``desync``, spread the
+        episode-step counters over the first episode. Returns float32 ``[N, obs_dim]``."""
         obs, _ = self._env.reset()
+        if self.desync and not self._reset_done:
+            g = torch.Generator(device="cpu")
+            g.manual_seed(self.seed)
+            start = torch.randint(0, int(self._u.max_episode_length), (self.num_envs,), generator=g)
+            self._u.episode_length_buf[:] = start.to(self._u.episode_length_buf.device)
+        self._reset_done = True
         return self._obs(obs)
 
+    def set_episode_steps(self, steps: torch.Tensor) -> None:
+        """Desynchronised starts (the runner's ``RunSpec.desync``): env ``i`` is ``steps[i]`` steps into its
+        current episode (IsaacLab's ``episode_length_buf``, as ``init_at_random_ep_len``)."""
+        self._u.episode_length_buf[:] = steps.to(self._u.episode_length_buf.device, self._u.episode_length_buf.dtype)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the env's random streams as a fresh env built with ``seed`` (IsaacLab's global
+        seeding); the next ``reset()`` gives the same states as that env's first ``reset()``."""
+        self.seed = int(seed)
+        self._reset_done = False
+        seeder = getattr(self._u, "seed", None)
+        if callable(seeder):
+            seeder(env_seed(seed))
+
     def step(self, action: torch.Tensor):
-        """One agent step. ``info`` has no ``"final_obs"``: IsaacLab resets inside ``step`` and
-        never exposes the pre-reset observation."""
-        obs, reward, terminated, truncated, _extras = self._env.step(self.scale_actions(action))
+        """One agent step: ``(obs, reward, terminated, truncated, info)`` (see module docstring)."""
+        obs, reward, terminated, truncated, extras = self._env.step(self.scale_actions(action))
         terminated = terminated.reshape(self.num_envs).to(torch.bool).clone()
         truncated = truncated.reshape(self.num_envs).to(torch.bool) & ~terminated
         reward = reward.reshape(self.num_envs).to(torch.float32).clone()
-        return self._obs(obs), reward, terminated, truncated, {}
+        info: dict[str, Any] = {}
+        if self.final_obs_available and bool((terminated | truncated).any()):
+            final = extras.get("final_obs") if isinstance(extras, dict) else None
+            if final is None:
+                raise RuntimeError(f"{self.task}: cfg.compute_final_obs is set but a reset step has no extras['final_obs']")
+            info["final_obs"] = self._obs(final)
+        return self._obs(obs), reward, terminated, truncated, info
 
     def close(self) -> None:
-        """Close the IsaacLab env (the process's Kit app stays up: one per process)."""
-        try:
-            self._env.close()
-        finally:
-            _release(self._env)
+        """Close the IsaacLab env (frees the process's simulation context)."""
+        self._env.close()
 
     def __repr__(self) -> str:
         return f"IsaacLabVecEnv({self.task!r}, num_envs={self.num_envs}, device={self.spec.device!r})"
 
 
-def make_env(task: str, num_envs: int, seed: int, device: str = "cuda:0", **kwargs: Any) -> IsaacLabVecEnv:
-    """Task factory ``(num_envs, seed, device) -> VecEnv`` once ``task`` is bound; keyword
-    arguments (``env_maker``, ``action_scale``, ``clip_actions``, ``obs_key``) go to ``IsaacLabVecEnv``."""
+def make_env(task: str, num_envs: int, seed: int, device: str = "cpu", **kwargs: Any):
+    """Task factory ``(num_envs, seed, device) -> VecEnv`` once ``task`` is bound.
+
+    Keyword arguments (``env_maker``, ``action_scale``, ``clip_actions``, ``obs_key``, ``desync``)
+    go to ``IsaacLabVecEnv``. With the real simulator (no ``env_maker``), an env asked for while
+    another IsaacLab env of this process is open is built in a child process
+    (``remote.RemoteVecEnv``): IsaacLab allows one simulation context per process.
+    """
+    if kwargs.get("env_maker") is None:
+        from . import kitless
+
+        if kitless.env_open():
+            from .remote import RemoteVecEnv
+
+            return RemoteVecEnv(task, num_envs, seed, device, **kwargs)
     return IsaacLabVecEnv(task, num_envs, seed, device, **kwargs)

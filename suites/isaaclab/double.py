@@ -1,15 +1,19 @@
 """A small torch env that behaves like IsaacLab's ``DirectRLEnv``, to test the adapter without Isaac Sim.
 
-``CartpoleDouble`` copies the parts of ``DirectRLEnv`` (isaaclab 2.3) the adapter relies on:
+``CartpoleDouble`` copies the parts of ``DirectRLEnv`` (isaaclab 3.0) the adapter relies on:
 
 * ``reset(seed=None, options=None) -> ({"policy": obs}, extras)``;
 * ``step(action) -> ({"policy": obs}, reward, terminated, truncated, extras)`` with the same order
   of operations as ``DirectRLEnv.step``: pre-physics step (clamp and scale the action),
   ``decimation`` physics steps, ``episode_length_buf += 1``, dones, rewards, then an internal
   reset of the envs that are done, then observations. So the returned ``obs`` of an env that just
-  ended is already its *reset* observation, and there is **no final observation** anywhere;
-* the time limit of IsaacLab's Direct tasks, ``episode_length_buf >= max_episode_length - 1``
-  (so an episode lasts ``max_episode_length - 1`` steps, as in ``Isaac-Cartpole-Direct-v0``);
+  ended is already its *reset* observation; with ``cfg.compute_final_obs`` (on by default here, as
+  ``suites.isaaclab.kitless`` sets it) the pre-reset observations of all envs are computed just
+  before that reset and left in ``extras["final_obs"]["policy"]``, refreshed only on steps where
+  some env resets (IsaacLab 3.0's ``_reset_envs_from_buffer``);
+* the time limit of IsaacLab 3.0's Cartpole and locomotion tasks, ``episode_length_buf >=
+  max_episode_length`` (an episode lasts ``max_episode_length`` steps);
+* ``seed(seed)`` reseeds the env's randomness (IsaacLab's ``configure_seed``);
 * ``reset_terminated`` / ``reset_time_outs`` / ``reward_buf`` are persistent buffers written in
   place every step and returned by reference, as IsaacLab does: a consumer that keeps them
   without copying sees them change under its feet;
@@ -45,8 +49,10 @@ class Box:
 class _Cfg:
     """The attributes of ``DirectRLEnvCfg`` the adapter might read."""
 
-    def __init__(self, seed: int, episode_length_s: float, decimation: int, sim_dt: float, action_scale: float):
+    def __init__(self, seed: int, episode_length_s: float, decimation: int, sim_dt: float, action_scale: float,
+                 compute_final_obs: bool):
         self.seed = seed
+        self.compute_final_obs = compute_final_obs
         self.episode_length_s = episode_length_s
         self.decimation = decimation
         self.sim_dt = sim_dt
@@ -78,10 +84,11 @@ class CartpoleDouble:
         sim_dt: float = 1 / 120,
         decimation: int = 2,
         action_scale: float = 100.0,
+        compute_final_obs: bool = True,
     ) -> None:
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
-        self.cfg = _Cfg(int(seed), episode_length_s, decimation, sim_dt, action_scale)
+        self.cfg = _Cfg(int(seed), episode_length_s, decimation, sim_dt, action_scale, compute_final_obs)
         self.step_dt = sim_dt * decimation
         self.max_episode_length = math.ceil(episode_length_s / self.step_dt)
         self.single_observation_space = {"policy": Box(-math.inf, math.inf, (self.obs_dim,))}
@@ -97,6 +104,7 @@ class CartpoleDouble:
         self.reward_buf = torch.zeros(n, device=dev)
         self.extras: dict[str, Any] = {}
         self.closed = False
+        self._is_closed = False
         self.last_action = torch.zeros(n, self.action_dim, device=dev)
         """The action the physics received at the last step (after the task's own scaling)."""
 
@@ -135,6 +143,11 @@ class CartpoleDouble:
 
     # ---- gymnasium API ---------------------------------------------------------------------------
 
+    def seed(self, seed: int) -> int:
+        """Restart the env's random stream (IsaacLab: ``configure_seed``); returns the seed."""
+        self._gen.manual_seed(int(seed))
+        return int(seed)
+
     def reset(self, seed: int | None = None, options: dict | None = None):
         """Reset every env; returns ``({"policy": obs}, extras)`` like ``DirectRLEnv.reset``."""
         if seed is not None:
@@ -152,11 +165,13 @@ class CartpoleDouble:
         self.episode_length_buf += 1
         x, th = self._state[:, 0], self._state[:, 2]
         self.reset_terminated[:] = (x.abs() > 3.0) | (th.abs() > 0.5 * math.pi)
-        self.reset_time_outs[:] = self.episode_length_buf >= self.max_episode_length - 1
+        self.reset_time_outs[:] = self.episode_length_buf >= self.max_episode_length
         self.reset_buf[:] = self.reset_terminated | self.reset_time_outs
         self.reward_buf[:] = 1.0 - 2.0 * self.reset_terminated.float() - th**2 - 0.01 * x.abs()
         reset_ids = self.reset_buf.nonzero(as_tuple=False).squeeze(-1)
         if len(reset_ids) > 0:
+            if self.cfg.compute_final_obs:
+                self.extras["final_obs"] = self._get_observations()
             self._reset_idx(reset_ids)
         obs = self._get_observations()
         return obs, self.reward_buf, self.reset_terminated, self.reset_time_outs, self.extras
@@ -164,6 +179,7 @@ class CartpoleDouble:
     def close(self) -> None:
         """Mark the env closed (IsaacLab would tear down its simulation context)."""
         self.closed = True
+        self._is_closed = True
 
 
 def make_double(task: str, num_envs: int, seed: int, device: str = "cpu", **kwargs: Any) -> CartpoleDouble:

@@ -19,7 +19,6 @@ One iteration:
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 
@@ -140,16 +139,8 @@ class DPPOAgent(RolloutMixin):
         self.iterations += 1
         return out
 
-    # -- checkpointing --------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"chain": self.chain.state_dict(), "critic": self.critic.state_dict(),
-                "optimizer": self.optimizer.state_dict(), **self._rollout_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore networks, optimiser, normaliser, lr and generator; a partial rollout is discarded."""
-        for name in ("chain", "critic", "optimizer"):
-            getattr(self, name).load_state_dict(state[name])
-        self._load_rollout_state(state)
+    # -- checkpointing: RolloutMixin.state_dict / load_state_dict over these ----------------------
+    checkpointed = ("chain", "critic", "optimizer")
 
 
 @register_algorithm(name="dppo", config=DPPOConfig, on_policy=True, upstream="irom-lab/dppo@7b10df6", tuned=TUNED)

@@ -17,7 +17,6 @@ One iteration:
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 
@@ -137,16 +136,8 @@ class GenPOAgent(RolloutMixin):
         self.iterations += 1
         return out
 
-    # -- checkpointing --------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"flow": self.flow.state_dict(), "critic": self.critic.state_dict(),
-                "optimizer": self.optimizer.state_dict(), **self._rollout_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore networks, optimiser, normaliser, lr and generator; a partial rollout is discarded."""
-        for name in ("flow", "critic", "optimizer"):
-            getattr(self, name).load_state_dict(state[name])
-        self._load_rollout_state(state)
+    # -- checkpointing: RolloutMixin.state_dict / load_state_dict over these ----------------------
+    checkpointed = ("flow", "critic", "optimizer")
 
 
 @register_algorithm(name="genpo", config=GenPOConfig, on_policy=True, upstream="wadx2019/genpo@5b6711b", tuned=TUNED)

@@ -202,6 +202,19 @@ class RolloutMixin:
             adv = delta + cfg.gamma * not_done * following
         return values, adv, returns
 
+    checkpointed: tuple[str, ...] = ()
+    """Attributes (modules, optimisers) whose ``state_dict`` the default checkpoint methods save."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """``checkpointed`` attributes' states plus the shared rollout state."""
+        return {name: getattr(self, name).state_dict() for name in self.checkpointed} | self._rollout_state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore networks, optimiser, normaliser, lr and generator; a partial rollout is discarded."""
+        for name in self.checkpointed:
+            getattr(self, name).load_state_dict(state[name])
+        self._load_rollout_state(state)
+
     def _rollout_state(self) -> dict:
         """Checkpoint entries every rollout agent has: normaliser, adaptive lr, generator, iteration count."""
         return {

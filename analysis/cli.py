@@ -1,4 +1,4 @@
-"""Command line: ``dpbench figures RESULTS_DIR [--out DIR] [--reps N] [--seed S] [--proposed NAME]``.
+"""Command line: ``dpbench figures RESULTS_DIR [--with DIR ...] [--out DIR] [--reps N] [--seed S] [--proposed NAME]``.
 
 The harness CLI calls :func:`add_arguments` on its ``figures`` sub-parser and :func:`main` with the
 parsed namespace; ``python -m analysis RESULTS_DIR ...`` does the same standalone.
@@ -25,6 +25,9 @@ EXIT_BAD_INPUT = 2
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``figures`` arguments to ``parser`` (returns it)."""
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="directory holding <suite>/<task>/<algo>/seed_<k>/ records")
+    parser.add_argument("--with", dest="with_dirs", action="append", default=[], metavar="DIR",
+                        help="also load the records below DIR (repeatable), e.g. a baseline stored in another "
+                             "result set; an (algo, task, seed) in two directories is an error")
     parser.add_argument("--out", default=None, metavar="DIR", help="write DIR/report/ (default: RESULTS_DIR/report/)")
     parser.add_argument("--reps", type=int, default=2000, metavar="N",
                         help="bootstrap repetitions (default 2000; 50000 for paper figures)")
@@ -56,7 +59,8 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         report = regenerate(args.results_dir, args.out, reps=args.reps, seed=args.seed, proposed=args.proposed,
-                            allow_incomplete=args.allow_incomplete, reference_table=args.reference_table)
+                            allow_incomplete=args.allow_incomplete, reference_table=args.reference_table,
+                            with_dirs=args.with_dirs)
     except IncompleteGridError as e:
         print(f"dpbench figures: {e}\n(re-run with --allow-incomplete to render anyway)", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -198,22 +198,34 @@ def _run_row(path: Path, m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_records(results_dir: str | Path) -> Records:
+def load_records(results_dir: str | Path, *more_dirs: str | Path) -> Records:
     """Read every run below ``results_dir`` (``<suite>/<task>/<algo>/seed_<k>/``) into frames.
 
-    Raises :class:`NoRecordsError` when there is none and :class:`harness.records.RecordError` on a
-    malformed record (schema version, columns). Rows are sorted by (algo, task, seed, eval_index).
+    ``more_dirs`` add the runs of other results directories (e.g. a baseline stored in another result
+    set, so a new method is compared without re-training it); an (algo, task, seed) present in two
+    directories raises :class:`harness.records.RecordError` naming both. Raises :class:`NoRecordsError`
+    when a directory holds no run and :class:`harness.records.RecordError` on a malformed record
+    (schema version, columns). Rows are sorted by (algo, task, seed, eval_index).
     """
-    paths = find_runs(results_dir)
-    if not paths:
-        raise NoRecordsError(f"no run records (seed_*/manifest.json) below {results_dir}")
+    paths: list[Path] = []
+    for d in (results_dir, *more_dirs):
+        found = find_runs(d)
+        if not found:
+            raise NoRecordsError(f"no run records (seed_*/manifest.json) below {d}")
+        paths.extend(found)
     runs, rows = [], []
+    seen: dict[tuple[str, str, int], Path] = {}
     for p in paths:
         rec = load_run(p)
         try:
             run = _run_row(p, rec.manifest)
         except KeyError as e:
             raise RecordError(f"{p}/manifest.json: missing key {e}") from None
+        key3 = (run["algo"], run["task"], run["seed"])
+        if key3 in seen:
+            raise RecordError(f"({key3[0]}, {key3[1]}, seed {key3[2]}) is recorded twice: {seen[key3]} and {p}; "
+                              "combine result sets that do not overlap")
+        seen[key3] = p
         runs.append(run)
         for r in rec.evals:
             row = {k: run[k] for k in ("algo", "algorithm", "task", "suite", "seed", "status")}

@@ -18,7 +18,7 @@ import html
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -154,7 +154,7 @@ def _envs_by_algo(task_runs: pd.DataFrame) -> str:
     return "; ".join(f"{n} ({', '.join(sorted(a))})" for n, a in sorted(by_n.items(), reverse=True))
 
 
-def _settings_blocks(results_dir: Path, spec: FigureSpec, runs: pd.DataFrame, comp: Completeness,
+def _settings_blocks(results_dirs: Sequence[Path], spec: FigureSpec, runs: pd.DataFrame, comp: Completeness,
                      ref_table: dict, ref_path: Path) -> list[_Block]:
     budgets = (runs.groupby("task", sort=True)
                .agg(env_steps=("budget_env_steps", "max"), eval_points=("eval_grid", lambda g: len(max(g, key=len))),
@@ -168,7 +168,7 @@ def _settings_blocks(results_dir: Path, spec: FigureSpec, runs: pd.DataFrame, co
     return [
         _Block("h2", "Settings"),
         _Block("list", items=(
-            f"results: `{results_dir}`",
+            "results: " + ", ".join(f"`{d}`" for d in results_dirs),
             f"algorithms: {', '.join(comp.algos)} (proposed: `{spec.proposed}`)",
             f"tasks: {', '.join(comp.tasks)}",
             f"seeds: {', '.join(map(str, comp.seeds))} (the same root seeds for every algorithm)",
@@ -266,9 +266,9 @@ def _completeness_blocks(comp: Completeness, notes: list[str]) -> list[_Block]:
 
 def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps: int = 2000, seed: int = 0,
                proposed: str = "cppo", allow_incomplete: bool = False,
-               reference_table: str | Path | None = None) -> Report:
+               reference_table: str | Path | None = None, with_dirs: Sequence[str | Path] = ()) -> Report:
     """Load, validate, normalise and analyse ``results_dir``; write ``OUT/report/`` (``OUT`` defaults
-    to ``results_dir``).
+    to ``results_dir``). ``with_dirs`` add the runs of other results directories (no overlap allowed).
 
     Raises :class:`analysis.load.NoRecordsError` (no records), :class:`analysis.normalize.MissingReferenceError`
     (a task without reference scores) and, unless ``allow_incomplete``, :class:`analysis.load.IncompleteGridError`
@@ -280,7 +280,8 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     out_root = Path(out_dir) if out_dir is not None else results_dir
     ref_path = Path(reference_table) if reference_table is not None else DEFAULT_TABLE
 
-    all_records = load_records(results_dir)
+    more = tuple(Path(d) for d in with_dirs)
+    all_records = load_records(results_dir, *more)
     records, ref_records = split_reference(all_records)
     if records.runs.empty:
         raise NoRecordsError(f"only reference runs ({', '.join(sorted(set(ref_records.runs['algo'])))}) below "
@@ -446,7 +447,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path | None = None, reps:
     blocks: list[_Block] = [_Block("h1", "dpbench report")]
     if not comp.complete:
         blocks.append(_Block("warn", f"INCOMPLETE RESULTS GRID: {len(comp.holes)} missing cells; see Completeness."))
-    blocks += _settings_blocks(results_dir, spec, runs, comp, ref, ref_path)
+    blocks += _settings_blocks((results_dir, *more), spec, runs, comp, ref, ref_path)
     blocks += _protocol_blocks(all_records.runs)
     blocks += _completeness_blocks(comp, notes)
     ref_algos = sorted(set(ref_table["algo"]))

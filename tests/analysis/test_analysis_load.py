@@ -18,7 +18,7 @@ from analysis.load import (
     validate,
 )
 from analysis.normalize import load_reference_table, normalize
-from harness.records import run_dir
+from harness.records import RecordError, run_dir
 
 MG, CP = "toy/MultiGoal", "playground/CartpoleBalance"
 
@@ -117,3 +117,24 @@ def test_failed_run_makes_grid_incomplete(tiny_copy, edit_manifest):
     assert comp.not_final == (("cppo", CP, 0, "failed", "CUDA OOM"),)
     assert [(h.seed, h.env_steps, h.reason) for h in comp.holes] == [
         (0, 0, "run failed: CUDA OOM"), (0, 50000, "run failed: CUDA OOM"), (0, 100000, "run failed: CUDA OOM")]
+
+
+def test_records_of_two_result_sets_combine(tiny, tmp_path):
+    """``--with``: a baseline stored in another result set joins the comparison; overlaps are refused."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(tiny, a)
+    shutil.copytree(tiny, b)
+    for algo in ("cppo", "dacer"):
+        for task in (MG, CP):
+            for seed in (0, 1, 2):
+                shutil.rmtree(run_dir(b, task, algo, seed))
+    shutil.rmtree(run_dir(a, MG, "ppo", 0).parent)
+    shutil.rmtree(run_dir(a, CP, "ppo", 0).parent)
+    combined = load_records(a, b)
+    assert combined.runs[["algo", "task", "seed"]].values.tolist() == load_records(tiny).runs[
+        ["algo", "task", "seed"]].values.tolist()
+    assert validate(combined).complete
+    with pytest.raises(RecordError, match=r"\(ppo, [^)]*\) is recorded twice"):
+        load_records(tiny, b)
+    with pytest.raises(NoRecordsError, match="below"):
+        load_records(a, tmp_path / "empty")

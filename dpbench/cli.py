@@ -104,6 +104,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.status in ("complete", "diverged") else 1
 
 
+def _subset(planned: list, seeds: tuple[int, ...], algos: tuple[str, ...], only_seeds: str | None,
+            only_algos: str | None) -> list:
+    """The planned runs restricted to ``--seeds`` / ``--algos`` (each must name members of the spec)."""
+    if only_seeds is not None:
+        try:
+            want_s = {int(x) for x in only_seeds.split(",") if x.strip()}
+        except ValueError:
+            raise ValueError(f"--seeds {only_seeds!r}: comma-separated integers, a subset of the spec's {list(seeds)}") from None
+        if not want_s or not want_s <= set(seeds):
+            raise ValueError(f"--seeds {only_seeds!r}: must be a non-empty subset of the spec's seeds {list(seeds)}")
+        planned = [rs for rs in planned if rs.seed in want_s]
+    if only_algos is not None:
+        want_a = {x.strip() for x in only_algos.split(",") if x.strip()}
+        if not want_a or not want_a <= set(algos):
+            raise ValueError(f"--algos {only_algos!r}: must be a non-empty subset of the spec's algorithms {list(algos)}")
+        planned = [rs for rs in planned if rs.algo in want_a]
+    return planned
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -117,6 +136,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         out = out or str(Path("runs") / spec.name)
         sinks = parse_sinks(args.log)
         planned = plan(spec, out, device=args.device, check_device=executor == "local")
+        planned = _subset(planned, spec.seeds, spec.algorithms, args.seeds, args.algos)
         runs = [dataclasses.replace(rs, log=sinks) for rs in planned]
     except (SpecError, ValueError) as e:
         print(f"dpbench sweep: error: {e}", file=sys.stderr)
@@ -221,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="override the spec's device")
     s.add_argument("--dry-run", action="store_true", help="validate and print the plan, run nothing")
     s.add_argument("--no-figures", action="store_true", help="do not regenerate figures at the end")
+    s.add_argument("--seeds", metavar="LIST", help="run only these seeds of the spec, e.g. 2,3 (same records)")
+    s.add_argument("--algos", metavar="LIST", help="run only these algorithms/variants of the spec, comma-separated")
     from harness.executors.cli import add_sweep_arguments
 
     add_sweep_arguments(s)

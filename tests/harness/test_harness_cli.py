@@ -110,3 +110,16 @@ def test_config_lists_every_hyperparameter_with_its_meaning(capsys):
         assert f"  {f.name} : " in text, f.name
     assert "PPO ratio clip epsilon" in text  # a docstring inherited from PPOLoopConfig
     assert main(["config", "nope"]) == 2
+
+
+def test_sweep_seeds_and_algos_select_a_subset(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text('name="s"\nseeds=[0,1,2]\nalgorithms=["ppo","cppo"]\n[tasks."toy/Target1D"]\nenv_steps=100\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--dry-run", "--seeds", "2,1", "--algos", "cppo"]) == 0
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    assert [(ln[0], ln[3]) for ln in lines] == [("cppo", "1"), ("cppo", "2")]
+    for flag, value, needle in (("--seeds", "3", "subset of the spec's seeds [0, 1, 2]"), ("--seeds", "a", "integers"),
+                                ("--algos", "dacer", "subset of the spec's algorithms ['ppo', 'cppo']")):
+        assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), flag, value]) == 2
+        assert needle in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

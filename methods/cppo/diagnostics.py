@@ -28,7 +28,18 @@ import torch
 from harness.blocks.gaussian import gaussian_log_prob
 from harness.optim import diag_gaussian_kl
 
-__all__ = ["spread", "coupled_kl", "mixture_log_prob", "marginal_kl"]
+__all__ = ["spread", "coupled_kl", "mixture_log_prob", "marginal_kl", "RENAMED_KEYS", "canonical_keys"]
+
+RENAMED_KEYS: dict[str, str] = {"a0_std": "a0_std_pooled"}
+"""Train-log keys renamed since records were made (old -> new). ``a0_std`` was the std of the stored a0
+over all T x N rollout samples (across-state variation plus per-state noise, issue 13 finding 4): the
+same quantity is now logged as ``a0_std_pooled``, next to the separated ``a0_std_state`` /
+``a0_std_across``."""
+
+
+def canonical_keys(entry: dict[str, object]) -> dict[str, object]:
+    """A ``train_log.jsonl`` entry with old key names mapped to the current ones (old logs stay readable)."""
+    return {RENAMED_KEYS.get(k, k): v for k, v in entry.items()}
 
 
 def spread(x: torch.Tensor) -> tuple[float, float]:

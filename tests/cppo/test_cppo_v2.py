@@ -181,6 +181,11 @@ def test_diagnostics_do_not_change_the_training_trajectory():
     assert "realised_kl" not in outs[3] and "a0_std_pooled" in outs[3]
 
 
+def test_old_train_logs_stay_readable_under_the_new_key():
+    old = {"a0_std": 0.43, "approx_kl": 0.01}
+    assert diagnostics.canonical_keys(old) == {"a0_std_pooled": 0.43, "approx_kl": 0.01}
+
+
 def test_spread_separates_per_state_noise_from_across_state_variation():
     g = torch.Generator().manual_seed(6)
     centre = 2.0 * torch.randn(4000, 1, 3, generator=g)  # across-state std 2

@@ -29,16 +29,22 @@ from harness.registry import RegistryError, get_algorithm, get_task
 from harness.seeding import RunSeeds
 
 
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+"""``--clock``: wall-clock, or the process's CPU time (all its threads: torch's and the simulator's),
+which a loaded machine inflates much less (time spent waiting for a core is not counted)."""
+_clock = time.perf_counter
+
+
 def _chunk(agent: Any, env: Any, obs: torch.Tensor, steps: int) -> tuple[float, int, torch.Tensor]:
     """``steps`` vector steps with every update that falls due; returns (seconds, updates, next obs)."""
-    t0 = time.perf_counter()
+    t0 = _clock()
     updates = 0
     for _ in range(steps):
         obs = interact(agent, env, obs).carry_obs
         if agent.ready():
             agent.update()
             updates += 1
-    return time.perf_counter() - t0, updates, obs
+    return _clock() - t0, updates, obs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-envs", type=int, default=None, help="env count for both (default: the baseline's)")
     ap.add_argument("--chunk", type=int, default=32, help="vector steps per timed chunk of an off-policy agent")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="wall (default) or process CPU time (steadier on a shared machine)")
     ap.add_argument("--set", action="append", help="config override of --algo, key=value (repeatable)")
     args = ap.parse_args(argv)
     try:
@@ -62,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"algo_vs_ppo: error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
+    global _clock
+    _clock = CLOCKS[args.clock]
     n = args.num_envs or getattr(cfgs["baseline"], "num_envs", 0) or task.num_envs
     agents, envs, obs, steps = {}, {}, {}, {}
     for role in ("baseline", "algo"):
@@ -86,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: statistics.median(v) for k, v in per_k.items()}
     print(json.dumps({
         "task": task.name, "num_envs": n, "repeats": args.repeats, "threads": args.threads,
-        "algo": args.algo, "baseline": args.baseline, "algo_overrides": args.set or [],
+        "algo": args.algo, "baseline": args.baseline, "algo_overrides": args.set or [], "clock": args.clock,
         "vector_steps_per_chunk": steps,
         "baseline_s_per_1k_env_steps": round(med["baseline"], 4), "algo_s_per_1k_env_steps": round(med["algo"], 4),
         f"ratio_{args.algo}_over_{args.baseline}": round(med["algo"] / med["baseline"], 3),

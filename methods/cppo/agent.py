@@ -74,7 +74,7 @@ class CPPOAgent(PPOUpdateMixin):
         else:
             self.optimizer = torch.optim.Adam(kernel + critic, lr=cfg.lr, foreach=True)
         self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.flow_lr, foreach=True)
-        self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl)
+        self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl, lr_max=cfg.lr_max)
         self.gen = seeds.generator("train", str(self.device))
         # The diagnostics' own stream: they never draw from (or advance) the training generator.
         self.diag_gen = torch.Generator(device=self.device)

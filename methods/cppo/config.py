@@ -22,7 +22,7 @@ class CPPOConfig(PPOLoopConfig):
 
     LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {
         **PPOLoopConfig.LEGACY_DEFAULTS, "kernel_base": "langevin", "kl_source": "kernel",
-        "kernel_reset_adam": "drop", "fit_every": 1, "diag_states": 16, "diag_samples": 32,
+        "kernel_reset_adam": "drop", "fit_every": 1, "lr_max": 1e-2, "diag_states": 16, "diag_samples": 32,
     }
     """Fields added after records existed, at the value that reproduces the older behaviour: left out of
     the config hash at that value (``harness.config.run_config_hash``), so those records still match."""
@@ -88,6 +88,10 @@ class CPPOConfig(PPOLoopConfig):
     per iteration, after distillation, EMA and kernel reset, to ``realised_kl`` (the acting policy's KL
     between consecutive rollouts, diagnostics below; needs ``diag_states > 0``); the lr is constant
     within an iteration."""
+    lr_max: float = 1e-2
+    """Ceiling of the adaptive-KL learning rate (rsl_rl's 1e-2). With ``kl_source="realised"`` and
+    ``ema_tau`` < 1 the ceiling, not the target, can bind: the acting policy then moves less than
+    ``desired_kl`` (README "CPPO v2")."""
     kernel_init_std: float = 0.0
     """Initial (and "head"-reset) kernel std; 0 = sqrt(2h), the Langevin step's (cppo.md), which makes the
     initial policy N(0, I). 1.0 (rsl_rl's init_noise_std) learns faster on MultiGoal/CartpoleBalance but
@@ -125,6 +129,8 @@ class CPPOConfig(PPOLoopConfig):
             raise ValueError("langevin_step must be in (0, 0.5)")
         if self.lr <= 0 or self.flow_lr <= 0:
             raise ValueError("lr and flow_lr must be > 0")
+        if self.lr_max < self.lr:
+            raise ValueError(f"lr_max ({self.lr_max}) must be >= lr ({self.lr})")
         if self.fit_states < 0 or self.score_coef < 0 or self.entropy_coef < 0 or self.kernel_init_std < 0:
             raise ValueError("fit_states, score_coef, entropy_coef and kernel_init_std must be >= 0")
         if self.time_emb_dim % 2:

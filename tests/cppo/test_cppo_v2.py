@@ -79,6 +79,15 @@ def test_realised_kl_schedule_lowers_the_lr_when_the_acting_policy_moves_more_th
     assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(1.5e-3)
 
 
+def test_lr_max_is_the_adaptive_ceiling():
+    agent = _agent(kl_source="realised", desired_kl=1e3, lr=9e-3, lr_max=5e-2)
+    _fill(agent, torch.Generator().manual_seed(1))
+    agent.update()
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(1.35e-2)  # above rsl_rl's 1e-2
+    with pytest.raises(ValueError, match="lr_max"):
+        CPPOConfig(lr=1e-3, lr_max=1e-4).validate()
+
+
 def test_kernel_kl_schedule_is_unchanged_and_scaled_schedule_sees_tau_squared_of_it():
     seen: dict[str, list[float]] = {}
     for source in ("kernel", "scaled"):

@@ -166,15 +166,16 @@ TUNED: dict[str, dict[str, object]] = {
     "preset:brax_dmc": {**BRAX_DMC_LOOP, "entropy_coef": 0.005},
     # "CPPO v2" (issue 13): every mechanical handicap of the reconstruction removed, selected with
     # ``--set preset=cppo_v2`` (on top of the task's preset; sweep specs: ``config = { preset = "cppo_v2" }``).
-    # Langevin prior only in the score regulariser (finding 1), adaptive lr on the acting policy's realised
-    # KL (finding 2), exploration that is learned and persists: a persistent learned kernel std plus a0's
-    # spread carried by the coupled distillation x0 -> mu_new(s, a0(x0)), which PPO shapes through g(s, a0)
-    # (finding 3), kernel reset without dropping Adam state (finding 5), entropy as Gaussian PPO's toy and
-    # playground_dmc presets (0; on IsaacLab add entropy_coef=0.005, on brax_dmc 0.01, as PPO's).
-    # Not a default until the 10-seed ablation says so (methods/cppo/README.md "CPPO v2").
+    # Langevin prior only in the score regulariser (finding 1); adaptive lr on the acting policy's realised
+    # KL (finding 2); exploration by a learned, persistent, state-independent kernel std started at 1 as
+    # Gaussian PPO's (kept outside the flow: mean distillation, "delta" reset never touches it), while a0's
+    # own spread decays under fresh-noise distillation (finding 3; the alternative keeps a0's spread with
+    # distill_noise="coupled", kernel_init_std=0); kernel reset without dropping Adam state (finding 5);
+    # entropy as Gaussian PPO's toy and playground_dmc presets (0; on IsaacLab add entropy_coef=0.005).
+    # Not a default until the 10-seed ablation says so (methods/cppo/README.md, issue-13 section).
     "preset:cppo_v2": {
         "kernel_base": "identity", "kl_source": "realised", "kernel_reset": "delta", "distill_targets": "new_mean",
-        "distill_noise": "coupled", "score_reg": "mean", "entropy_coef": 0.0,
+        "distill_noise": "fresh", "kernel_init_std": 1.0, "score_reg": "mean", "entropy_coef": 0.0,
     },
     # IsaacLab: rsl_rl shared settings for the PPO part; the paper's "15 epochs, 4 minibatches".
     "preset:isaaclab": {"num_steps": 24, "epochs": 5, "minibatches": 4, "critic_hidden": (512, 256, 128),

@@ -224,8 +224,8 @@ def test_kl_estimators():
 def test_cppo_v2_preset_resolves_and_runs():
     spec = get_algorithm("cppo")
     cfg = resolve_config(spec, get_task("toy/MultiGoal"), {"preset": "cppo_v2"})
-    assert (cfg.kernel_base, cfg.kl_source, cfg.kernel_reset, cfg.distill_noise, cfg.entropy_coef) == (
-        "identity", "realised", "delta", "coupled", 0.0)
+    assert (cfg.kernel_base, cfg.kl_source, cfg.kernel_reset, cfg.distill_noise, cfg.kernel_init_std,
+            cfg.entropy_coef) == ("identity", "realised", "delta", "fresh", 1.0, 0.0)
     assert cfg.num_steps == TUNED["preset:toy"]["num_steps"]  # on top of the task's preset
     agent = CPPOAgent(cfg, EnvSpec(2, 2, 8, 50, 1.0, "cpu"), RunSeeds.derive(0, "test", "cppo"), "cpu")
     _fill(agent, torch.Generator().manual_seed(8))

@@ -22,7 +22,7 @@ class CPPOConfig(PPOLoopConfig):
 
     LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {
         **PPOLoopConfig.LEGACY_DEFAULTS, "kernel_base": "langevin", "kl_source": "kernel",
-        "kernel_reset_adam": "drop", "fit_every": 1, "lr_max": 1e-2, "diag_states": 16, "diag_samples": 32,
+        "kernel_reset_adam": "drop", "fit_every": 1, "lr_max": 1e-2, "diag_states": 16, "diag_samples": 16,
     }
     """Fields added after records existed, at the value that reproduces the older behaviour: left out of
     the config hash at that value (``harness.config.run_config_hash``), so those records still match."""
@@ -113,7 +113,7 @@ class CPPOConfig(PPOLoopConfig):
     """Rollout states (drawn with the diagnostics' own generator) at which the spread and realised-KL
     diagnostics sample the acting policy (README "Diagnostics"); 0 = off. They never touch the training
     generator or the parameters: the trajectory is the same with them on or off (tested)."""
-    diag_samples: int = 32
+    diag_samples: int = 16
     """Samples of the acting policy per diagnostic state (x0 draws; the marginal-KL estimate uses a
     second, independent set of as many as mixture components)."""
 

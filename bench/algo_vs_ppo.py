@@ -35,6 +35,11 @@ from harness.registry import RegistryError, get_algorithm, get_task
 from harness.seeding import RunSeeds
 
 
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+"""``--clock``: wall-clock, or the process's CPU time (all its threads: torch's and the simulator's),
+which a loaded machine inflates much less (time spent waiting for a core is not counted)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ChunkTime:
     """One timed chunk: total and update seconds, updates done."""
@@ -44,18 +49,19 @@ class ChunkTime:
     updates: int
 
 
-def _chunk(agent: Any, env: Any, obs: torch.Tensor, steps: int) -> tuple[ChunkTime, torch.Tensor]:
+def _chunk(agent: Any, env: Any, obs: torch.Tensor, steps: int,
+           clock: Any = time.perf_counter) -> tuple[ChunkTime, torch.Tensor]:
     """``steps`` vector steps with every update that falls due; returns the timing and the next obs."""
-    t0 = time.perf_counter()
+    t0 = clock()
     updates, in_update = 0, 0.0
     for _ in range(steps):
         obs = interact(agent, env, obs).carry_obs
         if agent.ready():
-            u0 = time.perf_counter()
+            u0 = clock()
             agent.update()
-            in_update += time.perf_counter() - u0
+            in_update += clock() - u0
             updates += 1
-    return ChunkTime(time.perf_counter() - t0, in_update, updates), obs
+    return ChunkTime(clock() - t0, in_update, updates), obs
 
 
 def _split_overrides(items: list[str], algos: list[str]) -> dict[str, list[str]]:
@@ -84,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--same-num-steps", action="store_true",
                     help="force every on-policy agent's num_steps to the baseline's")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="wall (default) or process CPU time (steadier on a shared machine)")
     ap.add_argument("--set", action="append", default=[],
                     help="config override, key=value (one --algo) or ALGO:key=value (repeatable)")
     args = ap.parse_args(argv)
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     update: dict[str, list[float]] = {r: [] for r in roles}
     for _ in range(args.repeats):
         for role in roles:
-            t, obs[role] = _chunk(agents[role], envs[role], obs[role], steps[role])
+            t, obs[role] = _chunk(agents[role], envs[role], obs[role], steps[role], CLOCKS[args.clock])
             per_k = 1000.0 / (steps[role] * n * envs[role].spec.action_repeat)
             total[role].append(t.seconds * per_k)
             update[role].append(t.update_seconds * per_k)
@@ -134,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     med_u = {r: statistics.median(v) for r, v in update.items()}
     result: dict[str, Any] = {
         "task": task.name, "num_envs": n, "repeats": args.repeats, "threads": args.threads,
-        "baseline": args.baseline, "overrides": args.set, "same_num_steps": args.same_num_steps,
+        "baseline": args.baseline, "overrides": args.set, "same_num_steps": args.same_num_steps, "clock": args.clock,
         "vector_steps_per_chunk": {specs[r].name: steps[r] for r in roles},
         "baseline_s_per_1k_env_steps": round(med["baseline"], 4),
     }

@@ -263,6 +263,7 @@ class PPOUpdateMixin(RolloutMixin):
         extra_loss: Callable[[Minibatch, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
         | None = None,
         entropy: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        schedule_kl: Callable[[torch.Tensor], float] | None = lambda kl: kl.item(),
     ) -> tuple[dict[str, float], int, torch.Tensor | None]:
         """Run the PPO epochs over ``data``; returns (mean statistics, minibatch count, ratios of the first
         minibatch).
@@ -271,7 +272,9 @@ class PPOUpdateMixin(RolloutMixin):
         CPPO: the kernel at the stored a0), ``value(mb)`` the critic's values; ``extra_loss(mb, mean, std)``
         returns a term added to the loss and detached statistics to average (CPPO: the score
         regulariser). ``entropy(mean, std) -> [B]`` replaces the Gaussian's closed form (Gaussian PPO's
-        tanh-Normal: Brax's one-sample estimate). Gradients are clipped as ``cfg.grad_clip`` says: over
+        tanh-Normal: Brax's one-sample estimate). ``schedule_kl(kl)`` is what the adaptive-KL rule sees
+        per minibatch (default: the exact old/new KL; CPPO may scale it); ``None``: no per-minibatch
+        adaptation (the host adapts the lr elsewhere, e.g. once per iteration). Gradients are clipped as ``cfg.grad_clip`` says: over
         all of ``self.optimizer``'s parameters ("joint"), per parameter group ("separate": the host puts
         actor and critic in separate groups), or not at all. Statistics stay on the device: one host
         sync per minibatch, for the adaptive lr.
@@ -291,8 +294,8 @@ class PPOUpdateMixin(RolloutMixin):
                 log_prob = gaussian_log_prob(mb["raw_actions"], mean, std)
                 with torch.no_grad():
                     kl = diag_gaussian_kl(mb["means"], mb["stds"], mean, std).mean()
-                if cfg.schedule == "adaptive":
-                    set_lr(self.optimizer, self.kl_schedule.step(kl.item()))
+                if cfg.schedule == "adaptive" and schedule_kl is not None:
+                    set_lr(self.optimizer, self.kl_schedule.step(schedule_kl(kl)))
                 a = mb["adv"]
                 if cfg.adv_norm == "minibatch":
                     a = (a - a.mean()) / (a.std() + 1e-8)

@@ -35,12 +35,13 @@ from harness.buffers import RolloutBuffer
 from harness.env import EnvSpec
 from harness.nn import polyak_update, seeded_init
 from harness.normalization import RunningNorm
-from harness.optim import AdaptiveKL
+from harness.optim import AdaptiveKL, diag_gaussian_kl, set_lr
 from harness.registry import register_algorithm
 from harness.seeding import RunSeeds
 from harness.blocks.gaussian import gaussian_log_prob
 from harness.blocks.ppo import PPOUpdateMixin
 
+from . import diagnostics
 from .config import TUNED, CPPOConfig
 from .losses import flow_matching_loss, score_regulariser, sliced_wasserstein
 from .networks import Critic, FlowVelocity, GaussianKernel
@@ -65,13 +66,19 @@ class CPPOAgent(PPOUpdateMixin):
         # The conditional PPO step trains the kernel (not its frozen copy, kernel_reset="delta") and the critic.
         kernel = [p for p in self.kernel.parameters() if p.requires_grad]
         critic = [p for p in self.critic.parameters() if p.requires_grad]
+        # foreach=True: Adam's multi-tensor implementation, the same arithmetic per element (bit-identical
+        # to the default single-tensor loop on CPU, tested) with fewer kernel launches; the CPU default is
+        # the per-parameter loop.
         if cfg.grad_clip == "separate":  # one parameter group each, so each is clipped on its own
-            self.optimizer = torch.optim.Adam([{"params": kernel}, {"params": critic}], lr=cfg.lr)
+            self.optimizer = torch.optim.Adam([{"params": kernel}, {"params": critic}], lr=cfg.lr, foreach=True)
         else:
-            self.optimizer = torch.optim.Adam(kernel + critic, lr=cfg.lr)
-        self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.flow_lr)
-        self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl)
+            self.optimizer = torch.optim.Adam(kernel + critic, lr=cfg.lr, foreach=True)
+        self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.flow_lr, foreach=True)
+        self.kl_schedule = AdaptiveKL(cfg.lr, cfg.desired_kl, lr_max=cfg.lr_max)
         self.gen = seeds.generator("train", str(self.device))
+        # The diagnostics' own stream: they never draw from (or advance) the training generator.
+        self.diag_gen = torch.Generator(device=self.device)
+        self.diag_gen.manual_seed(seeds.child("train", "cppo_diagnostics"))
         self.buffer = RolloutBuffer(
             cfg.num_steps, spec.num_envs, S, A, self.device,
             extras={"raw_actions": (A,), "x0": (A,), "a0": (A,), "log_probs": (), "means": (A,), "stds": (A,), "final_valid": ()},
@@ -146,8 +153,11 @@ class CPPOAgent(PPOUpdateMixin):
             reg = score_regulariser(mean, std, prior_mean, prior_std, cfg.score_reg).mean()
             return cfg.score_coef * reg, {"score_reg": reg, "kernel_shift": (mean - prior_mean).norm(dim=-1).mean()}
 
+        scale = cfg.ema_tau ** 2
+        schedule_kl = {"kernel": lambda kl: kl.item(), "scaled": lambda kl: scale * kl.item(), "realised": None}
         out, n, self.first_ratio = self._ppo_epochs(
-            data, lambda mb: self.kernel(mb["obs"], mb["a0"]), lambda mb: self.critic(mb["obs"]), score
+            data, lambda mb: self.kernel(mb["obs"], mb["a0"]), lambda mb: self.critic(mb["obs"]), score,
+            schedule_kl=schedule_kl[cfg.kl_source],
         )
         return out, n
 
@@ -182,7 +192,7 @@ class CPPOAgent(PPOUpdateMixin):
                 fm_loss = fm_loss + loss.detach()  # stays on the device: no host sync per step
                 n += 1
         out = {"flow_loss": float(fm_loss) / n}
-        if n_hold > 0:
+        if n_hold > 0 and self.iterations % cfg.fit_every == 0:
             out.update(self._fit_error(obs[hold]))
         return out, n
 
@@ -209,16 +219,79 @@ class CPPOAgent(PPOUpdateMixin):
 
     def reset_kernel(self, std: bool = True) -> None:
         """``kernel_reset="head"``: back to the initial kernel ``N((1 - h) a0, sigma_0^2)``, with the head's
-        Adam state dropped; ``std=False`` (``kernel_reset="mean"``) keeps the learned std and its state."""
+        Adam state dropped (``kernel_reset_adam="soft"``: only its first moment zeroed); ``std=False``
+        (``kernel_reset="mean"``) keeps the learned std and its state."""
         self.kernel.reset_head(std)
         for p in self.kernel.head_parameters(std):
-            self.optimizer.state.pop(p, None)
+            if self.cfg.kernel_reset_adam == "drop":
+                self.optimizer.state.pop(p, None)
+            elif p in self.optimizer.state:
+                self.optimizer.state[p]["exp_avg"].zero_()
+
+    # -- diagnostics (own generator; no effect on training) ---------------------------------------
+    @torch.no_grad()
+    def _acting(self, obs: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The acting policy's ``(a0, kernel mean, kernel std)`` at raw observations ``obs: [S, D]`` for
+        source noise ``x0: [S, M, A]`` (same shape out), with the current normaliser, EMA flow and kernel."""
+        s = self._norm(obs)
+        s_rep = s[:, None, :].expand(*x0.shape[:-1], s.shape[-1]).reshape(-1, s.shape[-1])
+        a0 = self.flow_ref.sample(s_rep, x0.reshape(-1, x0.shape[-1]), self.cfg.flow_steps)
+        mean, std = self.kernel(s_rep, a0)
+        return a0.reshape(x0.shape), mean.reshape(x0.shape), std.reshape(x0.shape)
+
+    @torch.no_grad()
+    def _acting_snapshot(self) -> dict[str, torch.Tensor]:
+        """Samples of this rollout's acting policy at ``diag_states`` of its states (before the update)."""
+        cfg, b, g = self.cfg, self.buffer, self.diag_gen
+        obs = b["obs"].reshape(-1, b["obs"].shape[-1])
+        S, M, A = min(cfg.diag_states, obs.shape[0]), cfg.diag_samples, self.spec.action_dim
+        obs = obs[torch.randperm(obs.shape[0], generator=g, device=g.device)[:S].to(obs.device)]
+        # source noise per state: M for the samples, M for the mixture components, and x0 = 0 (deterministic)
+        x0 = torch.randn((S, 2 * M, A), generator=g, device=g.device).to(obs.device)
+        x0 = torch.cat([x0, torch.zeros(S, 1, A, device=obs.device)], dim=1)
+        eps = torch.randn((S, M, A), generator=g, device=g.device).to(obs.device)
+        a0, mean, std = self._acting(obs, x0)
+        return {"obs": obs, "x0": x0, "a0": a0, "mean": mean, "std": std, "a": mean[:, :M] + std[:, :M] * eps}
+
+    @torch.no_grad()
+    def _spread_stats(self, snap: dict[str, torch.Tensor]) -> dict[str, float]:
+        a0_in, a0_across = diagnostics.spread(snap["a0"][:, :self.cfg.diag_samples])
+        act_in, act_across = diagnostics.spread(snap["a"])
+        return {"a0_std_state": a0_in, "a0_std_across": a0_across, "action_std_state": act_in,
+                "action_std_across": act_across}
+
+    @torch.no_grad()
+    def _kernel_kl(self, snap: dict[str, torch.Tensor]) -> float:
+        """Exact KL of the kernel before -> after the PPO step at the snapshot's (s, a0) (normaliser unchanged)."""
+        a0 = snap["a0"]
+        s = self._norm(snap["obs"])[:, None, :].expand(*a0.shape[:-1], -1)
+        mean, std = self.kernel(s.reshape(-1, s.shape[-1]), a0.reshape(-1, a0.shape[-1]))
+        return float(diag_gaussian_kl(snap["mean"].reshape(mean.shape), snap["std"].reshape(std.shape),
+                                      mean, std).mean())
+
+    @torch.no_grad()
+    def _realised(self, snap: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The acting policy's change from this rollout to the next (after distillation, EMA, kernel reset
+        and normaliser update), at the snapshot's states and x0 draws (``diagnostics``)."""
+        _, mean, std = self._acting(snap["obs"], snap["x0"])
+        old_mean, old_std, M = snap["mean"], snap["std"], self.cfg.diag_samples
+        samples, components = slice(0, M), slice(M, 2 * M)
+        return {
+            "realised_kl": diagnostics.coupled_kl(old_mean[:, samples], old_std[:, samples], mean[:, samples], std[:, samples]),
+            "realised_kl_marginal": diagnostics.marginal_kl(
+                snap["a"], old_mean[:, components], old_std[:, components], mean[:, components], std[:, components]),
+            "action_shift": float((mean[:, -1] - old_mean[:, -1]).norm(dim=-1).mean()),
+        }
 
     def update(self) -> dict[str, float]:
         cfg, b = self.cfg, self.buffer
+        snap = self._acting_snapshot() if cfg.diag_states else None
         data = self._ppo_batch(a0=b["a0"])
         obs_n = data["obs"]
         out, n_ppo = self._ppo(data)
+        lr = self.optimizer.param_groups[0]["lr"]
+        if snap is not None:
+            out.update(self._spread_stats(snap), kernel_kl=self._kernel_kl(snap))
         with torch.no_grad():
             out["kernel_std"] = self.kernel(obs_n[0], b["a0"][0])[1].mean().item()
         flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731
@@ -231,10 +304,14 @@ class CPPOAgent(PPOUpdateMixin):
             self.reset_kernel(std=cfg.kernel_reset == "head")
         if self.obs_norm is not None:
             self.obs_norm.update(b["obs"])
+        if snap is not None:
+            out.update(self._realised(snap))
+            if cfg.kl_source == "realised":  # the next iteration's lr, from how far the acting policy moved
+                set_lr(self.optimizer, self.kl_schedule.step(out["realised_kl"]))
         out.update(
-            lr=self.optimizer.param_groups[0]["lr"], first_ratio_dev=float((self.first_ratio - 1.0).abs().max()),
+            lr=lr, first_ratio_dev=float((self.first_ratio - 1.0).abs().max()),
             gradient_steps=float(n_ppo + n_fm), mean_reward=float(b["rewards"].mean()),
-            a0_std=float(b["a0"].std(dim=(0, 1)).mean()),
+            a0_std_pooled=float(b["a0"].std(dim=(0, 1)).mean()),
         )
         b.clear()
         self.iterations += 1
@@ -245,13 +322,16 @@ class CPPOAgent(PPOUpdateMixin):
         return {
             "flow": self.flow.state_dict(), "flow_ref": self.flow_ref.state_dict(), "kernel": self.kernel.state_dict(),
             "critic": self.critic.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "flow_optimizer": self.flow_optimizer.state_dict(), **self._rollout_state(),
+            "flow_optimizer": self.flow_optimizer.state_dict(), "diag_gen": self.diag_gen.get_state(),
+            **self._rollout_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore networks, optimisers, normaliser, lr and generator; a partial rollout is discarded."""
         for name in ("flow", "flow_ref", "kernel", "critic", "optimizer", "flow_optimizer"):
             getattr(self, name).load_state_dict(state[name])
+        if "diag_gen" in state:  # checkpoints from before the diagnostics had their own stream lack it
+            self.diag_gen.set_state(state["diag_gen"])
         self._load_rollout_state(state)
 
 

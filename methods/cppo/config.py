@@ -20,7 +20,10 @@ class CPPOConfig(PPOLoopConfig):
     """CPPO: Gaussian PPO's loop settings (``PPOLoopConfig``: rollout, conditional PPO on the kernel,
     critic; same names and defaults except ``entropy_coef``) plus the method's switches."""
 
-    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {**PPOLoopConfig.LEGACY_DEFAULTS, "kernel_base": "langevin"}
+    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {
+        **PPOLoopConfig.LEGACY_DEFAULTS, "kernel_base": "langevin", "kl_source": "kernel",
+        "kernel_reset_adam": "drop", "fit_every": 1, "lr_max": 1e-2, "diag_states": 16, "diag_samples": 16,
+    }
     """Fields added after records existed, at the value that reproduces the older behaviour: left out of
     the config hash at that value (``harness.config.run_config_hash``), so those records still match."""
 
@@ -71,6 +74,24 @@ class CPPOConfig(PPOLoopConfig):
     "Ablation"; cppo.md's default is "head"); "delta": g is measured from a frozen copy of itself,
     re-synced here, so its offset restarts at zero while all its layers and Adam moments persist and the
     std persists (our addition, README "Deviations" 8); or keep the kernel."""
+    kernel_reset_adam: Literal["drop", "soft"] = "drop"
+    """Adam state of what ``kernel_reset`` "head"/"mean" zeroes: "drop" it (so the first step after the
+    reset is a sign-like step of size lr on every head weight, issue 13 finding 5), or "soft": zero its
+    first moment only and keep the second moment and step count (no stale direction, no sign kick: the
+    first step is about (1 - beta1) lr in units of the recent gradient scale). No effect with "delta"
+    (which keeps all state) or "none"."""
+    kl_source: Literal["kernel", "scaled", "realised"] = "kernel"
+    """What the adaptive-KL learning rate (``schedule="adaptive"``) steers. "kernel": rsl_rl's rule per
+    minibatch on the exact old/new kernel KL at the stored a0 (the reconstruction so far: only about
+    ``ema_tau``^2 of that step reaches the acting policy, issue 13 finding 2); "scaled": the same rule on
+    the kernel KL times ``ema_tau``^2 (the target scaled by the EMA); "realised": the rule applied once
+    per iteration, after distillation, EMA and kernel reset, to ``realised_kl`` (the acting policy's KL
+    between consecutive rollouts, diagnostics below; needs ``diag_states > 0``); the lr is constant
+    within an iteration."""
+    lr_max: float = 1e-2
+    """Ceiling of the adaptive-KL learning rate (rsl_rl's 1e-2). With ``kl_source="realised"`` and
+    ``ema_tau`` < 1 the ceiling, not the target, can bind: the acting policy then moves less than
+    ``desired_kl`` (README "CPPO v2")."""
     kernel_init_std: float = 0.0
     """Initial (and "head"-reset) kernel std; 0 = sqrt(2h), the Langevin step's (cppo.md), which makes the
     initial policy N(0, I). 1.0 (rsl_rl's init_noise_std) learns faster on MultiGoal/CartpoleBalance but
@@ -85,10 +106,21 @@ class CPPOConfig(PPOLoopConfig):
     """Samples per held-out state for the sliced Wasserstein fitting error."""
     fit_projections: int = 16
     """Random projections of the sliced Wasserstein distance."""
+    fit_every: int = 1
+    """Compute the fitting error every n-th iteration. It samples from the training generator, so any
+    value but 1 changes the training trajectory's random numbers (not the method)."""
+    diag_states: int = 16
+    """Rollout states (drawn with the diagnostics' own generator) at which the spread and realised-KL
+    diagnostics sample the acting policy (README "Diagnostics"); 0 = off. They never touch the training
+    generator or the parameters: the trajectory is the same with them on or off (tested)."""
+    diag_samples: int = 16
+    """Samples of the acting policy per diagnostic state (x0 draws; the marginal-KL estimate uses a
+    second, independent set of as many as mixture components)."""
 
     def validate(self) -> None:
         super().validate()
-        for name in ("flow_steps", "distill_epochs", "distill_minibatches", "fit_samples", "fit_projections"):
+        for name in ("flow_steps", "distill_epochs", "distill_minibatches", "fit_samples", "fit_projections",
+                     "fit_every", "diag_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if not (0.0 < self.ema_tau <= 1.0):
@@ -97,10 +129,20 @@ class CPPOConfig(PPOLoopConfig):
             raise ValueError("langevin_step must be in (0, 0.5)")
         if self.lr <= 0 or self.flow_lr <= 0:
             raise ValueError("lr and flow_lr must be > 0")
+        if self.lr_max < self.lr:
+            raise ValueError(f"lr_max ({self.lr_max}) must be >= lr ({self.lr})")
         if self.fit_states < 0 or self.score_coef < 0 or self.entropy_coef < 0 or self.kernel_init_std < 0:
             raise ValueError("fit_states, score_coef, entropy_coef and kernel_init_std must be >= 0")
         if self.time_emb_dim % 2:
             raise ValueError("time_emb_dim must be even")
+        if self.diag_states < 0:
+            raise ValueError("diag_states must be >= 0")
+        if self.diag_samples < 2:
+            raise ValueError("diag_samples must be >= 2 (a within-state std needs two samples)")
+        if self.kl_source == "realised" and self.diag_states == 0:
+            raise ValueError("kl_source='realised' needs the realised-KL diagnostic: diag_states > 0")
+        if self.kl_source != "kernel" and self.schedule != "adaptive":
+            raise ValueError(f"kl_source={self.kl_source!r} steers the adaptive lr: needs schedule='adaptive'")
 
 
 TUNED: dict[str, dict[str, object]] = {
@@ -122,6 +164,19 @@ TUNED: dict[str, dict[str, object]] = {
     # gradient clipping, reward scale 10) with CPPO's own policy: flow and kernel nets and the kernel's
     # entropy weight (0.005) keep their CPPO values.
     "preset:brax_dmc": {**BRAX_DMC_LOOP, "entropy_coef": 0.005},
+    # "CPPO v2" (issue 13): every mechanical handicap of the reconstruction removed, selected with
+    # ``--set preset=cppo_v2`` (on top of the task's preset; sweep specs: ``config = { preset = "cppo_v2" }``).
+    # Langevin prior only in the score regulariser (finding 1); adaptive lr on the acting policy's realised
+    # KL (finding 2); exploration by a learned, persistent, state-independent kernel std started at 1 as
+    # Gaussian PPO's (kept outside the flow: mean distillation, "delta" reset never touches it), while a0's
+    # own spread decays under fresh-noise distillation (finding 3; the alternative keeps a0's spread with
+    # distill_noise="coupled", kernel_init_std=0); kernel reset without dropping Adam state (finding 5);
+    # entropy as Gaussian PPO's toy and playground_dmc presets (0; on IsaacLab add entropy_coef=0.005).
+    # Not a default until the 10-seed ablation says so (methods/cppo/README.md, issue-13 section).
+    "preset:cppo_v2": {
+        "kernel_base": "identity", "kl_source": "realised", "kernel_reset": "delta", "distill_targets": "new_mean",
+        "distill_noise": "fresh", "kernel_init_std": 1.0, "score_reg": "mean", "entropy_coef": 0.0,
+    },
     # IsaacLab: rsl_rl shared settings for the PPO part; the paper's "15 epochs, 4 minibatches".
     "preset:isaaclab": {"num_steps": 24, "epochs": 5, "minibatches": 4, "critic_hidden": (512, 256, 128),
                         "kernel_hidden": (512, 256, 128), "flow_hidden": (512, 256, 256)},

@@ -136,11 +136,12 @@ def live_jobs(job_ids: list[str]) -> dict[str, str] | None:
 def split_unfinished(
     runs: list[RunSpec], earlier: dict[str, dict[str, Any]], query: Callable[[list[str]], dict[str, str] | None],
     status: Callable[[RunSpec], str | None], recheck_s: float = 3.0, sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = lambda s: None,
 ) -> tuple[list[RunSpec], dict[str, str], list[RunSpec]]:
     """Split a sweep's runs into (finished, attached ``{run key: job id}``, to submit).
 
     The rule that keeps a run from being submitted twice:
-    1. ask Slurm (``query``: live tasks) *before* reading the records, so a task that finishes between
+    1. ask Slurm (``query``: the state of each listed task, ``squeue_states``) *before* reading the records, so a task that finishes between
        the two reads is seen as finished (its record), not as "neither queued nor finished";
     2. a run whose earlier task is live (queued, running, being requeued: see ``task_phase``) is attached;
     3. a run with an earlier task that is neither live nor recorded as finished gets a second look
@@ -149,13 +150,17 @@ def split_unfinished(
        still neither live nor finished then is resubmitted (it resumes from its checkpoint).
     4. when Slurm cannot be asked at all (three failed queries), nothing is submitted:
        ``ExecutorOptionError`` (resubmitting blind could run a run twice at once).
+    ``say`` gets one line per resubmitted run saying why (its task's last state, its record's status).
     """
     ids = {_key(rs): str(earlier[_key(rs)]["job_id"]) for rs in runs if _key(rs) in earlier}
+
+    last_seen: dict[str, str] = {}
 
     def ask() -> dict[str, str]:
         for attempt in range(3):
             live = query(sorted(set(ids.values())))
             if live is not None:
+                last_seen.update(live)
                 return live
             sleep(recheck_s * (attempt + 1))
         raise ExecutorOptionError("squeue failed three times: cannot tell which earlier tasks are still queued, "
@@ -166,7 +171,7 @@ def split_unfinished(
         for rs in group:
             if status(rs) in records.FINAL_STATUSES:
                 finished.append(rs)
-            elif _key(rs) in ids and ids[_key(rs)] in live:
+            elif _key(rs) in ids and task_phase(live.get(ids[_key(rs)])) != "ended":
                 attached[_key(rs)] = ids[_key(rs)]
             else:
                 doubtful.append(rs)
@@ -180,6 +185,9 @@ def split_unfinished(
     if seen:
         sleep(recheck_s)
         seen = sort(seen, ask())
+        for rs in seen:
+            say(f"[sweep] resubmitting {tag(rs)}: its task {ids[_key(rs)]} is no longer queued or running "
+                f"(squeue: {last_seen.get(ids[_key(rs)], 'not listed')}) and its record says {status(rs)!r}")
     order = {id(rs): i for i, rs in enumerate(runs)}
     return finished, attached, sorted(fresh + seen, key=lambda rs: order[id(rs)])
 
@@ -242,7 +250,8 @@ def run_slurm(
     folder = slurm_folder(out, opts)
     ex = _make_executor(folder, opts, cluster, name)
     if cluster == "slurm":
-        done, attached, to_submit = split_unfinished(runs, submissions(folder), live_jobs, run_status)
+        done, attached, to_submit = split_unfinished(runs, submissions(folder), squeue_states, run_status,
+                                                     say=lambda line: print(line, flush=True))
     else:  # submitit's local executor: its tasks die with the driver, nothing earlier is still queued
         done, attached, to_submit = split_unfinished(runs, {}, live_jobs, run_status)
     skipped = len(done)

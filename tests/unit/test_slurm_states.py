@@ -70,9 +70,11 @@ def test_task_missed_for_a_moment_is_looked_at_again():
 def test_gone_task_without_final_record_is_resubmitted_and_new_runs_are_submitted():
     runs = _runs(3)
     earlier = _earlier(runs[:2])
-    done, attached, submit = split_unfinished(runs, earlier, lambda ids: {"7_0": "REQUEUED"}, lambda rs: "running",
-                                              sleep=lambda s: None)
+    said: list[str] = []
+    done, attached, submit = split_unfinished(runs, earlier, lambda ids: {"7_0": "REQUEUED", "7_1": "FAILED"},
+                                              lambda rs: "running", sleep=lambda s: None, say=said.append)
     assert attached == {"toy/Target1D|ppo|0": "7_0"} and [rs.seed for rs in submit] == [1, 2] and done == []
+    assert len(said) == 1 and "task 7_1" in said[0] and "FAILED" in said[0]
 
 
 def test_no_earlier_submission_needs_no_squeue():

@@ -421,6 +421,8 @@ def _train_loop(
             next_log, window = int(loop["next_log"]), {k: list(v) for k, v in loop["window"].items()}
         else:
             next_log = (env_steps // log_every + 1) * log_every
+            if hasattr(agent, "restart_episodes"):
+                agent.restart_episodes()
         records.truncate_eval_rows(path, eval_index)
         truncate_probe_rows(path, eval_index)
         _truncate_train_log(path, env_steps)

@@ -215,6 +215,11 @@ class RolloutMixin:
             getattr(self, name).load_state_dict(state[name])
         self._load_rollout_state(state)
 
+    def restart_episodes(self) -> None:
+        """The runner restarted the training envs from a fresh reset (a resume without env state, e.g.
+        IsaacLab): drop the partial rollout, whose steps would chain into unrelated trajectories."""
+        self.buffer.clear()
+
     def _rollout_state(self) -> dict:
         """Checkpoint entries every rollout agent has: normaliser, adaptive lr, generator, iteration
         count and the rollout in progress (checkpoints are taken at evaluation points, mid-rollout)."""

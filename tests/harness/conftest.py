@@ -1,7 +1,7 @@
 """Helpers of the bitwise-resume tests (``test_harness_resume_exact*.py``), as the ``resume`` fixture
 (tests are imported in importlib mode, so they cannot import this module): run a
 prepared run to the end without interruption, or with interruptions at chosen points (an exception
-raised from inside the training loop: at the k-th ``act`` or the k-th ``update`` after a (re)start),
+raised from inside the training loop: at the k-th ``act`` after a (re)start, or in the update after it),
 resuming from the checkpoint each time, and compare the records.
 
 An in-process interruption leaves exactly what a SIGKILL leaves on disk (the records are written
@@ -30,24 +30,22 @@ class Interrupted(Exception):
 
 
 class _Killer:
-    """Wraps an agent: raises ``Interrupted`` at the ``at``-th call of ``where`` (``act`` or ``update``)."""
+    """Wraps an agent: raises ``Interrupted`` at its ``at``-th ``act`` (``where="act"``), or at the end
+    of the first ``update`` after it (``where="update"``: the update ran, its effect dies with the run)."""
 
     def __init__(self, agent: Any, where: str, at: int):
-        self._agent, self._where, self._at, self._n = agent, where, at, 0
-
-    def _tick(self, where: str) -> None:
-        if where == self._where:
-            self._n += 1
-            if self._n == self._at:
-                raise Interrupted(f"interrupted at {where} #{self._at}")
+        self._agent, self._where, self._at, self._acts = agent, where, at, 0
 
     def act(self, obs):
-        self._tick("act")
+        self._acts += 1
+        if self._where == "act" and self._acts == self._at:
+            raise Interrupted(f"interrupted at act #{self._at}")
         return self._agent.act(obs)
 
     def update(self):
-        out = self._agent.update()  # the update ran: its effect is lost with the process
-        self._tick("update")
+        out = self._agent.update()
+        if self._where == "update" and self._acts >= self._at:
+            raise Interrupted(f"interrupted in the first update after act #{self._at}")
         return out
 
     def __getattr__(self, name: str) -> Any:
@@ -78,22 +76,32 @@ def run_uninterrupted(spec: RunSpec, adapt: Callable[[Prepared], Prepared] = lam
 
 
 def run_interrupted(
-    spec: RunSpec, rng: random.Random, kills: int, acts: int, updates: int,
+    spec: RunSpec, rng: random.Random, kills: int, per_act: int,
     adapt: Callable[[Prepared], Prepared] = lambda p: p,
 ) -> tuple[Path, list[str]]:
-    """Run ``spec`` with ``kills`` interruptions at random points (an ``act`` among the first ``acts``
-    or an ``update`` among the first ``updates`` after each (re)start), then to the end."""
+    """Run ``spec`` with ``kills`` interruptions at random points, then to the end. Each one picks a
+    random ``act`` among those left after the checkpoint it resumes from (``per_act`` env steps per
+    act) and raises there, or (from the second on, with probability 1/3) at the first ``update``
+    after it (a kill past the last update lets the run complete)."""
     done: list[str] = []
-    for _ in range(kills):
-        where = "update" if updates > 0 and rng.random() < 0.3 else "act"
-        at = rng.randint(1, updates if where == "update" else acts)
+    run_dir = records.run_dir(spec.out, spec.task, spec.algo, spec.seed)
+    budget = spec.env_steps
+    assert budget is not None
+    for i in range(kills):
+        try:
+            recorded = int(records.read_manifest(run_dir)["env_steps"])
+        except records.RecordError:
+            recorded = 0
+        left = max(1, (budget - recorded) // per_act)
+        where = "update" if i > 0 and rng.random() < 1 / 3 else "act"
+        at = rng.randint(1, left)
         try:
             result = train(_with_killer(adapt(prepare(spec)), where, at))
         except Interrupted:
-            m = records.read_manifest(records.run_dir(spec.out, spec.task, spec.algo, spec.seed))
-            done.append(f"{where} #{at} after {m['env_steps']} recorded env steps")
+            m = records.read_manifest(run_dir)
+            done.append(f"{where} after act #{at} of {left} left, {m['env_steps']} env steps recorded")
             continue
-        done.append(f"{where} #{at}: never reached, run complete")
+        done.append(f"{where} after act #{at}: no update followed, run complete")
         assert result.status == "complete"
         break
     result = train(adapt(prepare(spec)))

@@ -45,7 +45,7 @@ def test_interrupted_anywhere_resumes_bitwise_on_toy(algo, tmp_path, resume):
     assert [r["env_steps"] for r in rows] == list(range(0, ENV_STEPS + 1, EVAL_EVERY))
     assert get_algorithm(algo).reference or rows[-1]["updates"] > 0
     b, kills = resume.run_interrupted(_spec(algo, task, tmp_path / "b"), rng, kills=3,
-                                      acts=ENV_STEPS // NUM_ENVS, updates=max(1, rows[-1]["updates"] // 2))
+                                      per_act=NUM_ENVS)
     m = records.read_manifest(b)
     assert m["resumes"] >= 1 and m.get("resume") == "exact", (kills, m.get("resume"))
     resume.assert_same_records(a, b, f"{algo} on {task}, interrupted at {kills}")
@@ -95,3 +95,38 @@ def test_sigkilled_at_random_times_resumes_bitwise(algo, task, tmp_path, resume)
     assert kills, "the run finished before it could be killed; raise env_steps"
     assert records.read_manifest(d)["resumes"] >= 1
     resume.assert_same_records(ref, d, f"{algo} on {task}, SIGKILLed at eval rows {kills}")
+
+
+class _StatelessEnv:
+    """A toy env that cannot save its state (as IsaacLab's): everything but ``env_state``."""
+
+    def __init__(self, env):
+        self._env, self.spec = env, env.spec
+
+    def reset(self):
+        return self._env.reset()
+
+    def step(self, action):
+        return self._env.step(action)
+
+    def set_episode_steps(self, steps):
+        self._env.set_episode_steps(steps)
+
+    def close(self):
+        self._env.close()
+
+
+def test_env_without_state_resumes_statistically(tmp_path, resume):
+    """Where the env state cannot be saved the resumed run restarts its envs from a fresh reset (and
+    drops the partial rollout): complete, one row per eval point, recorded as a statistical resume."""
+
+    def stateless(prep):
+        factory = prep.task.factory
+        return dataclasses.replace(prep, task=dataclasses.replace(
+            prep.task, factory=lambda n, seed, device: _StatelessEnv(factory(n, seed, device))))
+
+    b, kills = resume.run_interrupted(_spec("ppo", "toy/MultiGoal", tmp_path), random.Random(3), kills=2,
+                                      per_act=NUM_ENVS, adapt=stateless)
+    m = records.read_manifest(b)
+    assert m["status"] == "complete" and m["resumes"] >= 1 and m["resume"] == "statistical", kills
+    assert [r["env_steps"] for r in records.read_eval_rows(b)] == list(range(0, ENV_STEPS + 1, EVAL_EVERY))

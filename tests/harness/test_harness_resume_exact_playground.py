@@ -43,8 +43,8 @@ def test_playground_interrupted_anywhere_resumes_bitwise(algo, tmp_path, resume)
     a = resume.run_uninterrupted(_spec(algo, tmp_path / "a"), adapt=_short_episodes)
     rows = records.read_eval_rows(a)
     assert [r["env_steps"] for r in rows] == list(range(0, ENV_STEPS + 1, EVAL_EVERY))
-    b, kills = resume.run_interrupted(_spec(algo, tmp_path / "b"), rng, kills=3, acts=ENV_STEPS // NUM_ENVS,
-                                      updates=max(1, rows[-1]["updates"] // 2), adapt=_short_episodes)
+    b, kills = resume.run_interrupted(_spec(algo, tmp_path / "b"), rng, kills=3, per_act=NUM_ENVS,
+                                      adapt=_short_episodes)
     m = records.read_manifest(b)
     assert m["resumes"] >= 1 and m.get("resume") == "exact", (kills, m.get("resume"))
     resume.assert_same_records(a, b, f"{algo} on {TASK}, interrupted at {kills}")

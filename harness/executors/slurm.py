@@ -21,10 +21,12 @@ submitit's ``local`` cluster runs the same submission code without Slurm (fast u
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +44,53 @@ __all__ = ["SlurmRun", "run_slurm", "describe_slurm", "submissions", "live_jobs"
 SUBMISSIONS = "submissions.jsonl"
 
 
+class _CurrentStream(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.<name>`` is at the time of each record."""
+
+    def __init__(self, name: str):
+        self._sys_stream = name
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return getattr(sys, self._sys_stream)
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def import_submitit() -> Any:
+    """``import submitit`` without its import-time ``logging.config.dictConfig``: that call closes every
+    logging handler the host process has (pytest's own among them: a later test then fails with "I/O
+    operation on closed file"). submitit's logger gets the same two handlers (INFO and up to stdout,
+    WARNING and up to stderr) directly. ``SUBMITIT_LOG_LEVEL`` is honoured; the job processes import
+    submitit themselves, unaffected."""
+    if "submitit" in sys.modules:
+        return sys.modules["submitit"]
+    user = os.environ.get("SUBMITIT_LOG_LEVEL")
+    level_str = (user or "INFO").upper()
+    os.environ["SUBMITIT_LOG_LEVEL"] = "NOCONFIG"
+    try:
+        import submitit
+    finally:
+        if user is None:
+            os.environ.pop("SUBMITIT_LOG_LEVEL", None)
+        else:
+            os.environ["SUBMITIT_LOG_LEVEL"] = user
+    if level_str != "NOCONFIG":
+        log = logging.getLogger("submitit")
+        if not log.handlers:
+            fmt = logging.Formatter("%(name)s %(levelname)s (%(asctime)s) - %(message)s")
+            for name, lvl in (("stderr", logging.WARNING), ("stdout", logging.DEBUG)):
+                h = _CurrentStream(name)
+                h.setLevel(lvl)
+                h.setFormatter(fmt)
+                log.addHandler(h)
+            log.setLevel(int(level_str) if level_str.isdigit() else level_str)
+    return submitit
+
+
 class SlurmRun:
     """The callable submitit pickles for each array task; checkpointable (requeue = resubmit)."""
 
@@ -51,8 +100,7 @@ class SlurmRun:
     def checkpoint(self, payload: dict[str, Any], threads: int) -> Any:
         """Called by submitit on preemption/time-limit: requeue the same run (it resumes from its
         last on-disk checkpoint, which the runner writes at every evaluation point)."""
-        import submitit
-
+        submitit = import_submitit()
         return submitit.helpers.DelayedSubmission(SlurmRun(), payload, threads)
 
 
@@ -194,7 +242,7 @@ def split_unfinished(
 
 def _make_executor(folder: Path, opts: SlurmOptions, cluster: str, name: str):
     try:
-        import submitit
+        submitit = import_submitit()
     except ImportError as e:
         raise ExecutorOptionError(
             f"--executor slurm needs the 'submitit' package ({e}); install the extra: pip install -e '.[cluster]'"
@@ -216,6 +264,7 @@ def describe_slurm(runs: list[RunSpec], opts: SlurmOptions, out: str, todo: int,
         "[dry-run] sbatch parameters:",
     ]
     try:
+        import_submitit()
         from submitit.slurm import slurm as sl
 
         rename = {"name": "job_name", "timeout_min": "time", "tasks_per_node": "ntasks_per_node"}

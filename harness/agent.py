@@ -89,12 +89,19 @@ class Agent(Protocol):
         ...
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume training (networks, optimisers, normalisers, generators)."""
+        """Everything the rest of training depends on (networks, optimisers, normalisers, generators,
+        the rollout in progress or the replay buffer, counters), as tensors and plain data: a run resumed
+        from it continues bit for bit (the runner checkpoints at evaluation points, mid-rollout)."""
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
         ...
+
+
+# Optional: ``restart_episodes()``, called after ``load_state_dict`` when a resumed run's training envs
+# restart from a fresh reset instead of their saved state (suites without ``env_state``, IsaacLab): the
+# agent drops whatever chains consecutive steps of the same envs (a partial on-policy rollout).
 
 
 STANDARD_EVAL_MODES = ("deterministic", "stochastic")

@@ -90,6 +90,20 @@ class RolloutBuffer:
     def __getitem__(self, key: str) -> torch.Tensor:
         return self.data[key]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The rollout in progress: copies of the ``step`` vector steps stored so far, the fill level and
+        the last carried observation (a checkpoint taken mid-rollout resumes the same rollout)."""
+        return {"data": {k: v[: self.step].clone() for k, v in self.data.items()}, "step": self.step,
+                "last_obs": self.last_obs.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` saved (the slots past ``step`` are overwritten before use)."""
+        step = int(state["step"])
+        for k, v in state["data"].items():
+            self.data[k][:step].copy_(v)
+        self.last_obs.copy_(state["last_obs"])
+        self.step = step
+
     def minibatches(
         self, tensors: dict[str, torch.Tensor], num_minibatches: int, generator: torch.Generator
     ) -> Iterator[dict[str, torch.Tensor]]:

@@ -25,7 +25,12 @@ Optional methods the runner uses when present:
   episode (int64 ``[N]`` in ``[0, episode_length)``), so env ``i`` hits its time limit after
   ``episode_length - steps[i]`` steps: desynchronised starts (``RunSpec.desync``) need it;
 * ``reseed(seed)``: restart the env's random stream so the next ``reset()`` gives the same states as
-  a fresh env built with ``seed`` (evaluation reuses one env instead of rebuilding and re-JITting it).
+  a fresh env built with ``seed`` (evaluation reuses one env instead of rebuilding and re-JITting it);
+* ``env_state() -> dict`` / ``load_env_state(state)``: the complete state of the training env (every
+  env's simulator state, step counter and random stream) as tensors in plain containers (checkpoints
+  load with ``torch.load(weights_only=True)``), and its restoration into an env built with the same
+  arguments and ``reset()``. With them a resumed run continues exactly where the checkpoint was taken
+  (bitwise resume); without them (IsaacLab) a resumed run restarts its envs from a fresh reset.
 """
 
 from __future__ import annotations

@@ -7,9 +7,20 @@ on-policy or an off-policy agent.
 
 Crash safety: an evaluation row is appended (flushed, fsynced) and then a checkpoint is written
 atomically. On resume, rows past the checkpoint are dropped and training continues from the
-checkpoint, so every run ends with exactly one row per evaluation point. A resumed run restarts
-its training envs from a fresh reset (seeded from the env stream and the resume count), so it is
-statistically but not bitwise identical to an uninterrupted one.
+checkpoint, so every run ends with exactly one row per evaluation point.
+
+Resume that changes nothing: the checkpoint (taken after every evaluation point) holds everything
+the rest of the run depends on: the agent's ``state_dict`` (networks, optimisers, normalisers, its
+generators, the rollout in progress or the replay buffer, counters), the training env's state
+(``env_state()``: simulator state, step counters, random streams) and the loop's own state (the
+observation to act on, running episode returns, the train-log window and position, the divergence
+flag). Evaluation and probes draw from the eval seed afresh at every point, so they carry nothing.
+A run killed anywhere and resumed therefore writes the same ``evals.csv`` (clock columns aside) and
+train log as an uninterrupted one. Desynchronised start offsets are applied once, at the start; a
+resumed env gets its saved state instead. An env without ``env_state`` (IsaacLab: the simulator state
+cannot be read back through its API) restarts from a fresh reset seeded from the env stream and the
+resume count, so its runs resume statistically, not bitwise (the log line and ``manifest["resume"]``
+say which).
 """
 
 from __future__ import annotations
@@ -368,13 +379,18 @@ def _train_loop(
     wall_start = time.perf_counter()
 
     t0 = time.perf_counter()
-    env_seed = seeds.env if ckpt is None else derive_seed(seeds.env, "resume", manifest["resumes"])
+    exact = ckpt is not None and ckpt.get("env") is not None
+    env_seed = seeds.env if ckpt is None or exact else derive_seed(seeds.env, "resume", manifest["resumes"])
     env = task.factory(prep.num_envs, env_seed, device)
+    exact = exact and hasattr(env, "load_env_state")
     evaluator = Evaluator(lambda s: task.factory(prep.eval_episodes, s, device), seeds.eval, bool(task.outcomes))
     if hasattr(env, "compile"):
         env.compile()
     obs = env.reset()
-    if spec.desync:
+    if exact:
+        assert ckpt is not None
+        env.load_env_state(ckpt["env"])  # the envs exactly as they were (desync offsets included)
+    elif spec.desync:
         desynchronise(env, derive_seed(env_seed, "desync"))
     probe = ProbeSampler(probe_states_of(env), seeds.eval, device)
     compile_seconds = time.perf_counter() - t0
@@ -383,16 +399,6 @@ def _train_loop(
     manifest["eval_protocol"] = eval_protocol(agent)
     env_steps, updates, eval_index = 0, 0, 0
     clocks = dict(manifest["clocks"])
-    if ckpt is not None:
-        agent.load_state_dict(ckpt["agent"])
-        env_steps, updates, eval_index = ckpt["env_steps"], ckpt["updates"], ckpt["eval_index"]
-        clocks = dict(ckpt["clocks"])
-        records.truncate_eval_rows(path, eval_index)
-        truncate_probe_rows(path, eval_index)
-        _truncate_train_log(path, env_steps)
-        log(f"[{label}] resuming at {env_steps:,} env steps (eval {eval_index}/{len(grid)})")
-    clocks["compile_seconds"] = clocks.get("compile_seconds", 0.0) + compile_seconds
-
     per_step = prep.num_envs * env.spec.action_repeat
     log_every = max(per_step, prep.env_steps // 200)
     next_log = (env_steps // log_every + 1) * log_every
@@ -402,9 +408,30 @@ def _train_loop(
     ep_return = torch.zeros(prep.num_envs, device=device)
     ended_sum = torch.zeros((), device=device)
     ended_n = torch.zeros((), device=device)
+    bad_action = torch.zeros((), dtype=torch.bool, device=device)
+    if ckpt is not None:
+        agent.load_state_dict(ckpt["agent"])
+        env_steps, updates, eval_index = ckpt["env_steps"], ckpt["updates"], ckpt["eval_index"]
+        clocks = dict(ckpt["clocks"])
+        loop = ckpt.get("loop")
+        if exact and loop is not None:
+            obs = loop["obs"].to(device)
+            ep_return, ended_sum, ended_n = (loop[k].to(device) for k in ("ep_return", "ended_sum", "ended_n"))
+            bad_action = loop["bad_action"].to(device)
+            next_log, window = int(loop["next_log"]), {k: list(v) for k, v in loop["window"].items()}
+        else:
+            next_log = (env_steps // log_every + 1) * log_every
+            if hasattr(agent, "restart_episodes"):
+                agent.restart_episodes()
+        records.truncate_eval_rows(path, eval_index)
+        truncate_probe_rows(path, eval_index)
+        _truncate_train_log(path, env_steps)
+        how = "exact: env state restored" if exact else "envs restarted from a fresh reset (no env state saved)"
+        manifest["resume"] = "exact" if exact else "statistical"
+        log(f"[{label}] resuming at {env_steps:,} env steps (eval {eval_index}/{len(grid)}; {how})")
+    clocks["compile_seconds"] = clocks.get("compile_seconds", 0.0) + compile_seconds
     progress = _Progress(label, prep.env_steps, spec.progress_every)
     last_eval = "-"
-    bad_action = torch.zeros((), dtype=torch.bool, device=device)
     train_start = time.perf_counter() - clocks["train_seconds"]
     train_paused = 0.0
 
@@ -457,7 +484,11 @@ def _train_loop(
             _save_checkpoint(
                 path,
                 {"agent": agent.state_dict(), "env_steps": env_steps, "updates": updates,
-                 "eval_index": eval_index, "clocks": clocks},
+                 "eval_index": eval_index, "clocks": clocks,
+                 "env": env.env_state() if hasattr(env, "env_state") else None,
+                 "loop": {"obs": obs.clone(), "ep_return": ep_return.clone(), "ended_sum": ended_sum.clone(),
+                          "ended_n": ended_n.clone(), "bad_action": bad_action.clone(), "next_log": next_log,
+                          "window": window}},
             )
             train_paused += time.perf_counter() - t_ck
             clocks["wall_seconds"] = clocks.get("wall_seconds", 0.0) + (time.perf_counter() - wall_start)

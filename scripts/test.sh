@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): builds a tool venv with tox and runs the default tox envs
-# (full suite + the torch-free analysis env). Extra arguments go to tox, e.g. `-e slow`.
+# (full suite, the torch-free analysis env, mypy, IsaacLab, the real Ray/Slurm clusters). Extra
+# arguments go to tox, e.g. `-e slow`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}

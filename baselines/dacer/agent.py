@@ -220,7 +220,7 @@ class DACERAgent:
         self.mean_std = state["mean_std"].to(self.device)
         self.entropy = state["entropy"].to(self.device)
         self.steps = int(state["steps"])
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())  # map_location may have moved it to the device
         self.buffer.load_state_dict(state["buffer"])
 
 

@@ -198,7 +198,7 @@ class DIPOAgent:
         if self.obs_norm is not None and state["obs_norm"] is not None:
             self.obs_norm.load_state_dict(state["obs_norm"])
         self.buffer.load_state_dict(state["buffer"])
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())  # map_location may have moved it to the device
         self.transitions, self.grad_steps = int(state["transitions"]), int(state["grad_steps"])
 
 

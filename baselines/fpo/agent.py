@@ -151,7 +151,7 @@ class FPOAgent(RolloutMixin):
                 "optimizer": self.optimizer.state_dict(), **self._rollout_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore networks, optimiser, normaliser and generator; a partial rollout is discarded."""
+        """Restore networks, optimiser, normaliser, generator and the rollout in progress."""
         for name in ("actor", "critic", "optimizer"):
             getattr(self, name).load_state_dict(state[name])
         self._load_rollout_state(state)

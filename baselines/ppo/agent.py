@@ -121,7 +121,7 @@ class PPOAgent(PPOUpdateMixin):
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), **self._rollout_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore networks, optimiser, normaliser, lr and generator; a partial rollout is discarded."""
+        """Restore networks, optimiser, normaliser, lr, generator and the rollout in progress."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._load_rollout_state(state)

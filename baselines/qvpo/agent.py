@@ -265,7 +265,7 @@ class QVPOAgent:
         if self.obs_norm is not None and state["obs_norm"] is not None:
             self.obs_norm.load_state_dict(state["obs_norm"])
         self.buffer.load_state_dict(state["buffer"])
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())  # map_location may have moved it to the device
         c = state["counters"]
         self.env_steps, self.grad_steps, self.update_credit = int(c["env_steps"]), int(c["grad_steps"]), float(c["credit"])
         self.entropy_alpha, self.q_mean, self.q_std = float(c["entropy_alpha"]), float(c["q_mean"]), float(c["q_std"])

@@ -67,7 +67,7 @@ class ReferenceAgent:
         return {"gen": self.gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())  # map_location may have moved it to the device
 
 
 @register_algorithm(name="zero_action", config=ReferenceConfig, on_policy=True, upstream="reference", reference=True)

@@ -210,26 +210,37 @@ class RolloutMixin:
         return {name: getattr(self, name).state_dict() for name in self.checkpointed} | self._rollout_state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore networks, optimiser, normaliser, lr and generator; a partial rollout is discarded."""
+        """Restore networks, optimiser, normaliser, lr, generator and the rollout in progress."""
         for name in self.checkpointed:
             getattr(self, name).load_state_dict(state[name])
         self._load_rollout_state(state)
 
+    def restart_episodes(self) -> None:
+        """The runner restarted the training envs from a fresh reset (a resume without env state, e.g.
+        IsaacLab): drop the partial rollout, whose steps would chain into unrelated trajectories."""
+        self.buffer.clear()
+
     def _rollout_state(self) -> dict:
-        """Checkpoint entries every rollout agent has: normaliser, adaptive lr, generator, iteration count."""
+        """Checkpoint entries every rollout agent has: normaliser, adaptive lr, generator, iteration
+        count and the rollout in progress (checkpoints are taken at evaluation points, mid-rollout)."""
         return {
             "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
             "lr": self.kl_schedule.lr, "gen": self.gen.get_state(), "iterations": self.iterations,
+            "rollout": self.buffer.state_dict(),
         }
 
     def _load_rollout_state(self, state: dict) -> None:
-        """Restore what ``_rollout_state`` saved and discard any partial rollout."""
+        """Restore what ``_rollout_state`` saved (a checkpoint without a rollout, from before it was
+        saved, starts a fresh one)."""
         if self.obs_norm is not None and state["obs_norm"] is not None:
             self.obs_norm.load_state_dict(state["obs_norm"])
         self.kl_schedule.lr = state["lr"]
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())
         self.iterations = state["iterations"]
-        self.buffer.clear()
+        if state.get("rollout") is not None:
+            self.buffer.load_state_dict(state["rollout"])
+        else:
+            self.buffer.clear()
 
 
 Minibatch = dict[str, torch.Tensor]

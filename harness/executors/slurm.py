@@ -10,6 +10,10 @@
   (unless ``--no-wait``) follows progress from the records and ``squeue``. Re-running the same
   command skips finished runs, does not resubmit runs whose task is still queued or running, and
   resubmits the rest (they resume). ``dpbench sweep status`` reports the same from the records.
+* Queued or finished: every Slurm state but the terminal ones counts as queued/running (``task_phase``;
+  squeue is asked with ``-t all``, whose default listing hides REQUEUED/REQUEUE_HOLD/SUSPENDED tasks),
+  Slurm is asked before the records are read, and a task that is neither live nor recorded as finished
+  is looked at again after a few seconds before its run is resubmitted (``split_unfinished``).
 
 submitit's ``local`` cluster runs the same submission code without Slurm (fast unit tests).
 """
@@ -17,14 +21,16 @@ submitit's ``local`` cluster runs the same submission code without Slurm (fast u
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import records
 from ..runner import RunSpec
@@ -32,9 +38,57 @@ from .options import ExecutorOptionError, SlurmOptions
 from .progress import SweepMonitor, run_status, tag
 from .task import execute_run
 
-__all__ = ["SlurmRun", "run_slurm", "describe_slurm", "submissions", "live_jobs", "slurm_folder"]
+__all__ = ["SlurmRun", "run_slurm", "describe_slurm", "submissions", "live_jobs", "squeue_states", "task_phase",
+           "split_unfinished", "slurm_folder"]
 
 SUBMISSIONS = "submissions.jsonl"
+
+
+class _CurrentStream(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.<name>`` is at the time of each record."""
+
+    def __init__(self, name: str):
+        self._sys_stream = name
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return getattr(sys, self._sys_stream)
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def import_submitit() -> Any:
+    """``import submitit`` without its import-time ``logging.config.dictConfig``: that call closes every
+    logging handler the host process has (pytest's own among them: a later test then fails with "I/O
+    operation on closed file"). submitit's logger gets the same two handlers (INFO and up to stdout,
+    WARNING and up to stderr) directly. ``SUBMITIT_LOG_LEVEL`` is honoured; the job processes import
+    submitit themselves, unaffected."""
+    if "submitit" in sys.modules:
+        return sys.modules["submitit"]
+    user = os.environ.get("SUBMITIT_LOG_LEVEL")
+    level_str = (user or "INFO").upper()
+    os.environ["SUBMITIT_LOG_LEVEL"] = "NOCONFIG"
+    try:
+        import submitit
+    finally:
+        if user is None:
+            os.environ.pop("SUBMITIT_LOG_LEVEL", None)
+        else:
+            os.environ["SUBMITIT_LOG_LEVEL"] = user
+    if level_str != "NOCONFIG":
+        log = logging.getLogger("submitit")
+        if not log.handlers:
+            fmt = logging.Formatter("%(name)s %(levelname)s (%(asctime)s) - %(message)s")
+            for name, lvl in (("stderr", logging.WARNING), ("stdout", logging.DEBUG)):
+                h = _CurrentStream(name)
+                h.setLevel(lvl)
+                h.setFormatter(fmt)
+                log.addHandler(h)
+            log.setLevel(int(level_str) if level_str.isdigit() else level_str)
+    return submitit
 
 
 class SlurmRun:
@@ -46,8 +100,7 @@ class SlurmRun:
     def checkpoint(self, payload: dict[str, Any], threads: int) -> Any:
         """Called by submitit on preemption/time-limit: requeue the same run (it resumes from its
         last on-disk checkpoint, which the runner writes at every evaluation point)."""
-        import submitit
-
+        submitit = import_submitit()
         return submitit.helpers.DelayedSubmission(SlurmRun(), payload, threads)
 
 
@@ -77,15 +130,42 @@ def submissions(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def live_jobs(job_ids: list[str]) -> dict[str, str] | None:
-    """Slurm state (PENDING, RUNNING, ...) of the given array tasks still known to ``squeue``;
-    tasks that ended are absent. None when ``squeue`` is not available or fails."""
+# Slurm job states (squeue %T). A task in any state but ENDED_STATES may still run (or run again):
+# it is never resubmitted. PREEMPTED counts as queued: with requeue on preemption the task comes back;
+# a task preempted for good stays listed as PREEMPTED until slurmctld purges it (MinJobAge) and is
+# resubmitted after that. A state this table does not know is treated as queued too (never resubmit
+# what may still run).
+ENDED_STATES = frozenset({"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
+                          "REVOKED", "TIMEOUT"})
+RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING", "STOPPED"})
+
+
+def task_phase(state: str | None) -> str:
+    """``"running"``, ``"queued"`` or ``"ended"`` for a Slurm job state (None: not listed at all = ended).
+
+    Queued: PENDING, REQUEUED, REQUEUE_HOLD, REQUEUE_FED, SUSPENDED, SPECIAL_EXIT, RESV_DEL_HOLD,
+    PREEMPTED and any state not in the tables; running: RUNNING, COMPLETING, CONFIGURING, STAGE_OUT,
+    SIGNALING, RESIZING, STOPPED; ended: the terminal states (COMPLETED, FAILED, CANCELLED, TIMEOUT, ...).
+    Accepts sacct-style spellings (``CANCELLED by 0``, ``RUNNING+``)."""
+    if not state or not state.split():
+        return "ended"
+    s = state.split()[0].upper().rstrip("+")
+    if s in ENDED_STATES:
+        return "ended"
+    return "running" if s in RUNNING_STATES else "queued"
+
+
+def squeue_states(job_ids: list[str]) -> dict[str, str] | None:
+    """Slurm state of each given array task that ``squeue`` lists in any state (``-t all``: the default
+    listing omits REQUEUED, REQUEUE_HOLD, SUSPENDED, ... and would hide a task being requeued).
+    None when ``squeue`` is not available or fails."""
     if shutil.which("squeue") is None:
         return None
     if not job_ids:
         return {}
     try:  # all of this user's jobs (no -j: squeue fails outright when one listed array has been purged)
-        r = subprocess.run(["squeue", "-h", "-r", "--me", "-o", "%i %T"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(["squeue", "-h", "-r", "--me", "-t", "all", "-o", "%i %T"], capture_output=True, text=True,
+                           timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
     if r.returncode != 0:
@@ -94,9 +174,75 @@ def live_jobs(job_ids: list[str]) -> dict[str, str] | None:
     return {j: states[j] for j in job_ids if j in states}
 
 
+def live_jobs(job_ids: list[str]) -> dict[str, str] | None:
+    """Slurm state of the given array tasks that may still run (queued or running, see ``task_phase``);
+    tasks that ended or that ``squeue`` no longer lists are absent. None when ``squeue`` fails."""
+    states = squeue_states(job_ids)
+    return None if states is None else {j: s for j, s in states.items() if task_phase(s) != "ended"}
+
+
+def split_unfinished(
+    runs: list[RunSpec], earlier: dict[str, dict[str, Any]], query: Callable[[list[str]], dict[str, str] | None],
+    status: Callable[[RunSpec], str | None], recheck_s: float = 3.0, sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = lambda s: None,
+) -> tuple[list[RunSpec], dict[str, str], list[RunSpec]]:
+    """Split a sweep's runs into (finished, attached ``{run key: job id}``, to submit).
+
+    The rule that keeps a run from being submitted twice:
+    1. ask Slurm (``query``: the state of each listed task, ``squeue_states``) *before* reading the records, so a task that finishes between
+       the two reads is seen as finished (its record), not as "neither queued nor finished";
+    2. a run whose earlier task is live (queued, running, being requeued: see ``task_phase``) is attached;
+    3. a run with an earlier task that is neither live nor recorded as finished gets a second look
+       after ``recheck_s`` seconds (Slurm again, then its record again): squeue can miss a task for a
+       moment (while slurmctld moves it between states, or a busy controller times out). Only a run
+       still neither live nor finished then is resubmitted (it resumes from its checkpoint).
+    4. when Slurm cannot be asked at all (three failed queries), nothing is submitted:
+       ``ExecutorOptionError`` (resubmitting blind could run a run twice at once).
+    ``say`` gets one line per resubmitted run saying why (its task's last state, its record's status).
+    """
+    ids = {_key(rs): str(earlier[_key(rs)]["job_id"]) for rs in runs if _key(rs) in earlier}
+
+    last_seen: dict[str, str] = {}
+
+    def ask() -> dict[str, str]:
+        for attempt in range(3):
+            live = query(sorted(set(ids.values())))
+            if live is not None:
+                last_seen.update(live)
+                return live
+            sleep(recheck_s * (attempt + 1))
+        raise ExecutorOptionError("squeue failed three times: cannot tell which earlier tasks are still queued, "
+                                  "so nothing was submitted; try again when `squeue --me` works")
+
+    def sort(group: list[RunSpec], live: dict[str, str]) -> list[RunSpec]:
+        doubtful = []
+        for rs in group:
+            if status(rs) in records.FINAL_STATUSES:
+                finished.append(rs)
+            elif _key(rs) in ids and task_phase(live.get(ids[_key(rs)])) != "ended":
+                attached[_key(rs)] = ids[_key(rs)]
+            else:
+                doubtful.append(rs)
+        return doubtful
+
+    finished: list[RunSpec] = []
+    attached: dict[str, str] = {}
+    doubtful = sort(runs, ask() if ids else {})
+    fresh = [rs for rs in doubtful if _key(rs) not in ids]
+    seen = [rs for rs in doubtful if _key(rs) in ids]
+    if seen:
+        sleep(recheck_s)
+        seen = sort(seen, ask())
+        for rs in seen:
+            say(f"[sweep] resubmitting {tag(rs)}: its task {ids[_key(rs)]} is no longer queued or running "
+                f"(squeue: {last_seen.get(ids[_key(rs)], 'not listed')}) and its record says {status(rs)!r}")
+    order = {id(rs): i for i, rs in enumerate(runs)}
+    return finished, attached, sorted(fresh + seen, key=lambda rs: order[id(rs)])
+
+
 def _make_executor(folder: Path, opts: SlurmOptions, cluster: str, name: str):
     try:
-        import submitit
+        submitit = import_submitit()
     except ImportError as e:
         raise ExecutorOptionError(
             f"--executor slurm needs the 'submitit' package ({e}); install the extra: pip install -e '.[cluster]'"
@@ -118,6 +264,7 @@ def describe_slurm(runs: list[RunSpec], opts: SlurmOptions, out: str, todo: int,
         "[dry-run] sbatch parameters:",
     ]
     try:
+        import_submitit()
         from submitit.slurm import slurm as sl
 
         rename = {"name": "job_name", "timeout_min": "time", "tasks_per_node": "ntasks_per_node"}
@@ -151,16 +298,13 @@ def run_slurm(
     """
     folder = slurm_folder(out, opts)
     ex = _make_executor(folder, opts, cluster, name)
-    unfinished = [rs for rs in runs if run_status(rs) not in records.FINAL_STATUSES]
-    skipped = len(runs) - len(unfinished)
-    earlier = submissions(folder)
-    alive: dict[str, str] = {}
     if cluster == "slurm":
-        earlier_ids = [earlier[_key(rs)]["job_id"] for rs in unfinished if _key(rs) in earlier]
-        alive = live_jobs(earlier_ids) or {}
-    attached = {_key(rs): earlier[_key(rs)]["job_id"] for rs in unfinished
-                if _key(rs) in earlier and earlier[_key(rs)]["job_id"] in alive}
-    to_submit = [rs for rs in unfinished if _key(rs) not in attached]
+        done, attached, to_submit = split_unfinished(runs, submissions(folder), squeue_states, run_status,
+                                                     say=lambda line: print(line, flush=True))
+    else:  # submitit's local executor: its tasks die with the driver, nothing earlier is still queued
+        done, attached, to_submit = split_unfinished(runs, {}, live_jobs, run_status)
+    skipped = len(done)
+    unfinished = [rs for rs in runs if _key(rs) in attached] + to_submit
     print(
         f"[sweep] {len(runs)} runs: {skipped} already finished (skipped), {len(attached)} still queued/running "
         f"from an earlier submission, {len(to_submit)} to submit as a Slurm job array"
@@ -197,6 +341,7 @@ def run_slurm(
     ids = {_key(rs): (str(jobs[_key(rs)].job_id) if _key(rs) in jobs else attached[_key(rs)]) for rs in unfinished}
     monitor = SweepMonitor(unfinished, skipped, every=progress_every)
     pending = {_key(rs): rs for rs in unfinished}
+    misses: dict[str, int] = {}
     try:
         while pending:
             time.sleep(poll)
@@ -204,7 +349,17 @@ def run_slurm(
                 states = live_jobs([ids[k] for k in pending])
                 if states is None:
                     continue  # squeue hiccup: ask again next time
-                ended = [k for k in pending if ids[k] not in states]
+                # a task squeue no longer shows as live has ended once its record says so; without a
+                # final record it must be missing for two polls in a row (squeue can miss a task for a
+                # moment while it is requeued), else it is reported with its record's status
+                gone = [k for k in pending if ids[k] not in states]
+                for k in [k for k in misses if k not in gone]:
+                    misses.pop(k)
+                ended = []
+                for k in gone:
+                    misses[k] = misses.get(k, 0) + 1
+                    if misses[k] >= 2 or run_status(pending[k]) in records.FINAL_STATUSES:
+                        ended.append(k)
             else:
                 ended = [k for k in pending if jobs[k].done()]
             for k in ended:

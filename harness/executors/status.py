@@ -10,7 +10,7 @@ from typing import Any
 from .. import records
 from ..runner import RunSpec
 from .progress import budget, tag
-from .slurm import SUBMISSIONS, _key, live_jobs, submissions
+from .slurm import SUBMISSIONS, _key, live_jobs, submissions, task_phase
 
 __all__ = ["sweep_status", "format_status"]
 
@@ -34,7 +34,7 @@ def sweep_status(runs: list[RunSpec], out: str, slurm_folder: Path | None = None
         slurm_state = (live or {}).get(job) if job else None
         if state not in records.FINAL_STATUSES and slurm_state:
             # a requeued task shows PENDING while its manifest still says running/failed
-            state = "running" if slurm_state in ("RUNNING", "COMPLETING", "CONFIGURING") else "queued"
+            state = task_phase(slurm_state)  # "running" or "queued" (live_jobs lists no ended task)
         elif state == "running" and live is not None and job:
             state = "interrupted"  # manifest says running but the task left the queue: resume by re-running
         rows.append({"run": tag(rs), "state": state, "env_steps": steps, "budget": budget(rs), "job": job,

@@ -327,7 +327,7 @@ class CPPOAgent(PPOUpdateMixin):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore networks, optimisers, normaliser, lr and generator; a partial rollout is discarded."""
+        """Restore networks, optimisers, normaliser, lr, generator and the rollout in progress."""
         for name in ("flow", "flow_ref", "kernel", "critic", "optimizer", "flow_optimizer"):
             getattr(self, name).load_state_dict(state[name])
         if "diag_gen" in state:  # checkpoints from before the diagnostics had their own stream lack it

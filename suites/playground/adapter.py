@@ -505,6 +505,39 @@ class PlaygroundVecEnv:
             self._init_keys = self._seed_keys()
         self._carry = None
 
+    def env_state(self) -> dict:
+        """The whole state of the batch for a checkpoint: the jitted carry (every env's MJX state, step
+        counter and PRNG key, packed one array per dtype) copied to the host with ``jax.device_get``,
+        as CPU tensors in a plain list (``torch.load(weights_only=True)`` reads it back). PRNG keys are
+        uint32, stored bit-for-bit as int32 with their dtype name beside them."""
+        import numpy as np
+
+        if self._carry is None:
+            raise RuntimeError("call reset() before env_state()")
+        arrays = [np.asarray(x) for x in self._jax.device_get(self._carry)]
+        return {
+            "carry": [torch.from_numpy((a.view(np.int32) if a.dtype == np.uint32 else a).copy()) for a in arrays],
+            "dtypes": [str(a.dtype) for a in arrays],
+            "seed": self.seed,
+        }
+
+    def load_env_state(self, state: dict) -> None:
+        """Restore ``env_state`` into this env (same task, batch and backend): the arrays go back to the
+        device with ``jax.device_put`` in the carry's own structure (a tuple, one array per dtype)."""
+        import numpy as np
+
+        arrays = []
+        for t, dtype in zip(state["carry"], state["dtypes"]):
+            a = t.detach().cpu().numpy()
+            arrays.append(a.view(np.uint32) if dtype == "uint32" else a.astype(dtype, copy=False))
+        if self._carry is not None:
+            want = [(tuple(x.shape), str(x.dtype)) for x in self._carry]
+            got = [(tuple(a.shape), str(a.dtype)) for a in arrays]
+            if want != got:
+                raise ValueError(f"{self.name}: checkpointed env state {got} does not fit this env's {want}")
+        self.reseed(int(state["seed"]))
+        self._carry = tuple(self._jax.device_put(a, self._jdev) for a in arrays)
+
     def reset(self) -> torch.Tensor:
         """Reset every env from the seed's key streams; return ``obs`` float32 ``[N, obs_dim]``.
 

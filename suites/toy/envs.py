@@ -45,6 +45,21 @@ class _TorchVecEnv:
         """Restart the random stream: the next ``reset()`` gives the states of a fresh env with ``seed``."""
         self.gen.manual_seed(int(seed))
 
+    state_fields: tuple[str, ...] = ()
+    """Tensor attributes holding the envs' simulator state (besides the step counter ``t``)."""
+
+    def env_state(self) -> dict:
+        """Everything the future of the envs depends on: state tensors, step counters, random stream."""
+        return {"fields": {k: getattr(self, k).clone() for k in self.state_fields}, "t": self.t.clone(),
+                "gen": self.gen.get_state()}
+
+    def load_env_state(self, state: dict) -> None:
+        """Restore what ``env_state`` returned (bitwise resume)."""
+        for k in self.state_fields:
+            setattr(self, k, state["fields"][k].to(self.device).clone())
+        self.t = state["t"].to(self.device, torch.long).clone()
+        self.gen.set_state(state["gen"].cpu())
+
     def _uniform(self, *shape: int, low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(*shape, generator=self.gen, device=self.device)
 
@@ -55,6 +70,7 @@ class _TorchVecEnv:
 class MultiGoal(_TorchVecEnv):
     """Four equally good goals; see module docstring."""
 
+    state_fields = ("pos",)
     step_size = 0.1
     goal_radius = 0.1
     start_noise = 0.05
@@ -104,6 +120,7 @@ class MultiGoal(_TorchVecEnv):
 class Target1D(_TorchVecEnv):
     """Reach x = 0.5 on a line; see module docstring."""
 
+    state_fields = ("x",)
     target = 0.5
 
     def __init__(self, num_envs: int, seed: int, device: str = "cpu", episode_length: int = 20):

@@ -58,6 +58,7 @@ class MultiGoalSQL(_TorchVecEnv):
     bound = 7.0
     vel_bound = 1.0
     probe_states = SQL_PROBE_STATES
+    state_fields = ("pos",)
     """Observations at which evaluation samples the stochastic policy (:mod:`harness.probes`)."""
 
     def __init__(self, num_envs: int, seed: int, device: str = "cpu", episode_length: int = 30):

@@ -118,3 +118,24 @@ def test_cluster_plan_does_not_need_the_gpu_on_the_driver(tmp_path, spec, capsys
             "--dry-run"]
     assert main(argv) == 0, capsys.readouterr().err
     assert not out.exists()
+
+
+def test_importing_submitit_keeps_the_host_logging_handlers():
+    """submitit's import-time ``logging.config.dictConfig`` closes every handler of the process (it made
+    pytest fail a later test with "I/O operation on closed file"); ``import_submitit`` avoids it and
+    still gives submitit's logger its stdout/stderr handlers."""
+    pytest.importorskip("submitit")
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, os\n"
+        "h = logging.FileHandler(os.devnull); logging.getLogger('host').addHandler(h)\n"
+        "from harness.executors.slurm import import_submitit\n"
+        "import_submitit()\n"
+        "assert h.stream is not None and not h.stream.closed, 'host handler closed'\n"
+        "assert len(logging.getLogger('submitit').handlers) == 2\n"
+        "assert 'SUBMITIT_LOG_LEVEL' not in os.environ\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr

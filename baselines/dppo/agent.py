@@ -24,7 +24,7 @@ import torch
 
 from harness.agent import unknown_eval_mode
 from harness.blocks.onpolicy import (
-    AdaptiveKL, EnvSpec, MinibatchResult, RolloutBuffer, RolloutMixin, RunningNorm, RunSeeds, normalised_advantages,
+    AdaptiveKL, EnvSpec, MinibatchResult, finish_iteration, RolloutBuffer, RolloutMixin, RunningNorm, RunSeeds, normalised_advantages,
     ppo_epochs, register_algorithm, seeded_init, value_loss,
 )
 
@@ -128,16 +128,7 @@ class DPPOAgent(RolloutMixin):
                 "values": values, "adv": adv, "returns": returns}
         out, n, self.first_ratio = ppo_epochs(self, data, self._minibatch_loss, list(self.chain.actor.parameters()),
                                               target_kl=cfg.target_kl)
-        if self.obs_norm is not None:
-            self.obs_norm.update(b["obs"])
-        out.update(
-            lr=self.optimizer.param_groups[0]["lr"], first_ratio_dev=float((self.first_ratio - 1.0).abs().max()),
-            gradient_steps=float(n), mean_reward=float(b["rewards"].mean()),
-            action_std=float(b["actions"].std(dim=(0, 1)).mean()),
-        )
-        b.clear()
-        self.iterations += 1
-        return out
+        return finish_iteration(self, out, n)
 
     # -- checkpointing: RolloutMixin.state_dict / load_state_dict over these ----------------------
     checkpointed = ("chain", "critic", "optimizer")

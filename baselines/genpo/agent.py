@@ -22,7 +22,7 @@ import torch
 
 from harness.agent import unknown_eval_mode
 from harness.blocks.onpolicy import (
-    AdaptiveKL, EnvSpec, MinibatchResult, RolloutBuffer, RolloutMixin, RunningNorm, RunSeeds, clipped_surrogate,
+    AdaptiveKL, EnvSpec, MinibatchResult, finish_iteration, RolloutBuffer, RolloutMixin, RunningNorm, RunSeeds, clipped_surrogate,
     normalised_advantages, ppo_epochs, register_algorithm, seeded_init, value_loss,
 )
 
@@ -125,16 +125,7 @@ class GenPOAgent(RolloutMixin):
             x = b["raw_actions"]
             A = self.spec.action_dim
             half_gap = (x[..., :A] - x[..., A:]).norm(dim=-1).mean()
-        if self.obs_norm is not None:
-            self.obs_norm.update(b["obs"])
-        out.update(
-            lr=self.optimizer.param_groups[0]["lr"], first_ratio_dev=float((self.first_ratio - 1.0).abs().max()),
-            gradient_steps=float(n), mean_reward=float(b["rewards"].mean()), half_gap=float(half_gap),
-            action_std=float(b["actions"].std(dim=(0, 1)).mean()),
-        )
-        b.clear()
-        self.iterations += 1
-        return out
+        return finish_iteration(self, out, n, half_gap=float(half_gap))
 
     # -- checkpointing: RolloutMixin.state_dict / load_state_dict over these ----------------------
     checkpointed = ("flow", "critic", "optimizer")

@@ -32,7 +32,7 @@ from .ppo import PPOLoopConfig, RolloutMixin
 __all__ = [
     "PPOLoopConfig", "clipped_surrogate", "value_loss", "RolloutBuffer", "GaussianDiffusion", "EnvSpec",
     "SinusoidalEmbedding", "mlp", "seeded_init", "RunningNorm", "RolloutMixin", "AdaptiveKL",
-    "register_algorithm", "RunSeeds", "MinibatchResult", "ppo_epochs", "normalised_advantages",
+    "register_algorithm", "RunSeeds", "MinibatchResult", "ppo_epochs", "normalised_advantages", "finish_iteration",
 ]
 
 Minibatch = dict[str, torch.Tensor]
@@ -107,3 +107,20 @@ def ppo_epochs(
         if stop:
             break
     return {k: float(v) / n for k, v in sums.items()}, n, first_ratio
+
+
+def finish_iteration(host, out: dict[str, float], gradient_steps: int, **extra: float) -> dict[str, float]:
+    """The end of a :func:`ppo_epochs` update shared by its hosts: update the observation normaliser
+    with the rollout, add the iteration's statistics (lr, first-minibatch ratio deviation, gradient
+    steps, mean reward, action spread, ``extra``) to ``out``, clear the buffer, count the iteration."""
+    b = host.buffer
+    if host.obs_norm is not None:
+        host.obs_norm.update(b["obs"])
+    out.update(
+        lr=host.optimizer.param_groups[0]["lr"], first_ratio_dev=float((host.first_ratio - 1.0).abs().max()),
+        gradient_steps=float(gradient_steps), mean_reward=float(b["rewards"].mean()), **extra,
+        action_std=float(b["actions"].std(dim=(0, 1)).mean()),
+    )
+    b.clear()
+    host.iterations += 1
+    return out

@@ -60,6 +60,23 @@ class _TorchVecEnv:
         self.t = state["t"].to(self.device, torch.long).clone()
         self.gen.set_state(state["gen"].cpu())
 
+    def _goal_step_end(self, reward: torch.Tensor, reached: torch.Tensor, nearest: torch.Tensor):
+        """End of a goal-reaching step (``self.pos`` already moved): count the step, end the episode on a
+        reached goal (terminated) or at the time limit (truncated), auto-reset the ended envs from
+        ``self._start`` and report the reached goal index (-1: none) as the outcome."""
+        self.t += 1
+        terminated = reached
+        truncated = (self.t >= self.spec.episode_length) & ~terminated
+        done = terminated | truncated
+        outcome = torch.where(reached, nearest, torch.full_like(nearest, -1))
+        final_obs = self.pos.clone()
+        if bool(done.any()):
+            fresh = self._start(self.spec.num_envs)
+            self.pos = torch.where(done[:, None], fresh, self.pos)
+            self.t = torch.where(done, torch.zeros_like(self.t), self.t)
+        info = {"final_obs": final_obs, "outcome": torch.where(done, outcome, torch.full_like(outcome, -1))}
+        return self.pos.clone(), reward, terminated, truncated, info
+
     def _uniform(self, *shape: int, low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(*shape, generator=self.gen, device=self.device)
 
@@ -103,18 +120,7 @@ class MultiGoal(_TorchVecEnv):
         centre, nearest = dist.min(dim=-1)
         reached = centre <= self.goal_radius + 1e-6
         reward = 10.0 * (d_prev - self._rim(dist)) - 0.05 + 10.0 * reached.float()
-        self.t += 1
-        terminated = reached
-        truncated = (self.t >= self.spec.episode_length) & ~terminated
-        done = terminated | truncated
-        outcome = torch.where(reached, nearest, torch.full_like(nearest, -1))
-        final_obs = self.pos.clone()
-        if bool(done.any()):
-            fresh = self._start(self.spec.num_envs)
-            self.pos = torch.where(done[:, None], fresh, self.pos)
-            self.t = torch.where(done, torch.zeros_like(self.t), self.t)
-        info = {"final_obs": final_obs, "outcome": torch.where(done, outcome, torch.full_like(outcome, -1))}
-        return self.pos.clone(), reward, terminated, truncated, info
+        return self._goal_step_end(reward, reached, nearest)
 
 
 class Target1D(_TorchVecEnv):

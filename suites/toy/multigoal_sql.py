@@ -88,18 +88,7 @@ class MultiGoalSQL(_TorchVecEnv):
         a = action.to(self.device, torch.float32).clamp(-self.vel_bound, self.vel_bound)
         self.pos = (self.pos + a).clamp(-self.bound, self.bound)
         reward, reached, nearest = self.reward(self.pos, a)
-        self.t += 1
-        terminated = reached
-        truncated = (self.t >= self.spec.episode_length) & ~terminated
-        done = terminated | truncated
-        outcome = torch.where(reached, nearest, torch.full_like(nearest, -1))
-        final_obs = self.pos.clone()
-        if bool(done.any()):
-            fresh = self._start(self.spec.num_envs)
-            self.pos = torch.where(done[:, None], fresh, self.pos)
-            self.t = torch.where(done, torch.zeros_like(self.t), self.t)
-        info = {"final_obs": final_obs, "outcome": torch.where(done, outcome, torch.full_like(outcome, -1))}
-        return self.pos.clone(), reward, terminated, truncated, info
+        return self._goal_step_end(reward, reached, nearest)
 
 
 def _straight_line_cost(steps: list[float], distance: float, coeffs: tuple[float, float]) -> float:

@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
-__all__ = ["PRESET_KEY", "ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash", "run_config_hash"]
+__all__ = ["PRESET_KEY", "ConfigError", "apply_overrides", "parse_assignments", "resolve_config", "config_to_json", "config_hash", "run_config_hash", "stored_config_overrides"]
 
 
 class ConfigError(ValueError):
@@ -194,6 +194,19 @@ def config_hash(cfg_json: Mapping[str, Any], legacy_defaults: Mapping[str, Any] 
     legacy = legacy_defaults or {}
     kept = {k: v for k, v in cfg_json.items() if not (k in legacy and v == legacy[k])}
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stored_config_overrides(config_cls: type, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides that rebuild a stored run's config (its manifest's ``config``) under today's defaults.
+
+    A manifest lists every field its code had; a field added later is absent and must take the value
+    that reproduces the old behaviour, ``config_cls.LEGACY_DEFAULTS`` (not today's default, which may
+    differ: CPPO's ``kernel_base`` default is "identity" since issue 13, its legacy value "langevin")."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    legacy = getattr(config_cls, "LEGACY_DEFAULTS", None) or {}
+    out = {k: v for k, v in legacy.items() if k in names and k not in stored}
+    out.update(stored)
+    return out
 
 
 def run_config_hash(cfg: Any) -> str:

@@ -45,7 +45,7 @@ from . import records
 from .registry import RegistryError, get_algorithm, get_task
 from .runner import RunSpec, prepare
 
-__all__ = ["SpecError", "SweepSpec", "load_spec", "plan", "run_local"]
+__all__ = ["SpecError", "SweepSpec", "expand", "load_spec", "plan", "run_local"]
 
 
 class SpecError(ValueError):
@@ -141,6 +141,23 @@ def _overrides(spec: SweepSpec, label: str, task: str) -> dict[str, Any]:
     return out
 
 
+def expand(spec: SweepSpec, out: str, device: str | None = None) -> list[RunSpec]:
+    """Every ``(label, task, seed)`` run of the spec as a ``RunSpec``, unvalidated (``plan`` validates)."""
+    runs: list[RunSpec] = []
+    for label in spec.algorithms:
+        algorithm = spec.variants.get(label, {}).get("algorithm", label)
+        for task, tcfg in spec.tasks.items():
+            for seed in spec.seeds:
+                runs.append(RunSpec(
+                    algo=label, algorithm=algorithm, task=task, seed=seed, out=out,
+                    env_steps=tcfg.get("env_steps"), eval_every=tcfg.get("eval_every"),
+                    eval_episodes=tcfg.get("eval_episodes"), num_envs=tcfg.get("num_envs"),
+                    overrides=_overrides(spec, label, task), device=device or spec.device, sweep=spec.name,
+                    desync=spec.desync,
+                ))
+    return runs
+
+
 def plan(spec: SweepSpec, out: str, device: str | None = None, check_device: bool = True) -> list[RunSpec]:
     """Expand a spec into run specs and validate every one; raises ``SpecError`` listing all problems.
 
@@ -160,25 +177,15 @@ def plan(spec: SweepSpec, out: str, device: str | None = None, check_device: boo
         why = t.available()
         if why:
             problems.append(f"task {task!r} cannot run here: {why}")
-    for label in spec.algorithms:
-        algorithm = spec.variants.get(label, {}).get("algorithm", label)
-        for task, tcfg in spec.tasks.items():
-            for seed in spec.seeds:
-                rs = RunSpec(
-                    algo=label, algorithm=algorithm, task=task, seed=seed, out=out,
-                    env_steps=tcfg.get("env_steps"), eval_every=tcfg.get("eval_every"),
-                    eval_episodes=tcfg.get("eval_episodes"), num_envs=tcfg.get("num_envs"),
-                    overrides=_overrides(spec, label, task), device=device or spec.device, sweep=spec.name,
-                    desync=spec.desync,
-                )
-                try:
-                    prepare(rs if check_device or not rs.device.startswith("cuda") else replace(rs, device="cpu"))
-                except (ValueError, LookupError) as e:
-                    msg = f"{label} on {task}: {e}"
-                    if msg not in problems:
-                        problems.append(msg)
-                    continue
-                runs.append(rs)
+    for rs in expand(spec, out, device):
+        try:
+            prepare(rs if check_device or not rs.device.startswith("cuda") else replace(rs, device="cpu"))
+        except (ValueError, LookupError) as e:
+            msg = f"{rs.algo} on {rs.task}: {e}"
+            if msg not in problems:
+                problems.append(msg)
+            continue
+        runs.append(rs)
     if problems:
         raise SpecError("the sweep cannot start:\n  - " + "\n  - ".join(dict.fromkeys(problems)))
     return runs

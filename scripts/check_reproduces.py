@@ -42,13 +42,20 @@ def _train(run_path: str, out: str) -> str:
     from harness.runner import RunSpec, prepare, train
 
     m = records.read_manifest(run_path)
+    overrides = dict(m["config"])
+    try:  # fields added after the record was made take their legacy values, not today's defaults
+        from harness.config import stored_config_overrides
+        from harness.registry import get_algorithm
+        overrides = stored_config_overrides(get_algorithm(m["algorithm"]).config_cls, overrides)
+    except ImportError:  # a baseline checkout older than stored_config_overrides
+        pass
     torch.set_num_threads(int(m.get("torch_threads") or 1))  # CPU float results depend on it
     b = m["budget"]
     protocol = RunSpec.protocol_from_manifest(m) if hasattr(RunSpec, "protocol_from_manifest") else {}
     spec = RunSpec(
         algo=m["algo"], algorithm=m["algorithm"], task=m["task"], seed=int(m["seed"]), out=out,
         env_steps=b["env_steps"], eval_every=b["eval_every"], eval_episodes=b["eval_episodes"],
-        num_envs=b["num_envs"], overrides=dict(m["config"]), device="cpu", progress_every=0, **protocol,
+        num_envs=b["num_envs"], overrides=overrides, device="cpu", progress_every=0, **protocol,
     )
     result = train(prepare(spec), log=lambda s: None)
     return str(result.path)

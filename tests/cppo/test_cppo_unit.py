@@ -23,7 +23,11 @@ torch.set_num_threads(1)
 
 
 def _cfg(**kw) -> CPPOConfig:
-    base = dataclasses.replace(CPPOConfig(), **TUNED["preset:toy"])
+    """Toy preset on the pre-issue-13 defaults (``preset:cppo_v1``: Langevin kernel base, std from
+    sqrt(2h), "mean" reset, kernel-KL schedule), the settings these mechanism checks were written for;
+    each test overrides what it checks. The current defaults are checked in tests/cppo/test_cppo_v2.py
+    and ``test_default_initial_policy_is_n0_2i`` below."""
+    base = dataclasses.replace(CPPOConfig(), **TUNED["preset:toy"], **TUNED["preset:cppo_v1"])
     return dataclasses.replace(base, **kw)
 
 
@@ -78,6 +82,19 @@ def test_initial_policy_is_standard_normal():
     assert raw.mean(0).abs().max() < 4.0 / math.sqrt(n)
     assert (raw.var(0) - 1.0).abs().max() < 0.0025 + 4.0 * math.sqrt(2.0 / n)
     assert abs(float(torch.corrcoef(raw.T)[0, 1])) < 4.0 / math.sqrt(n)
+
+
+def test_default_initial_policy_is_n0_2i():
+    """The registry defaults since issue 13 (identity kernel base, kernel std 1): a0 = x0 ~ N(0, I) plus
+    kernel noise N(0, 1), i.e. N(0, 2 I) per dim."""
+    spec = EnvSpec(3, 2, 4096, 50, 1.0, "cpu")
+    cfg = dataclasses.replace(CPPOConfig(), **TUNED["preset:toy"])
+    assert (cfg.kernel_base, cfg.kernel_init_std, cfg.kernel_reset, cfg.kl_source) == ("identity", 1.0, "delta", "realised")
+    agent = CPPOAgent(cfg, spec, RunSeeds.derive(0, "test", "cppo"), "cpu")
+    _, ex = agent.act(torch.randn(4096, 3, generator=torch.Generator().manual_seed(1)))
+    raw, n = ex["raw_actions"], 4096
+    assert raw.mean(0).abs().max() < 4.0 * math.sqrt(2.0 / n)
+    assert (raw.var(0) - 2.0).abs().max() < 4.0 * 2.0 * math.sqrt(2.0 / n)
     torch.testing.assert_close(ex["a0"], ex["x0"])  # zero-initialised velocity: a0 = x0
 
 

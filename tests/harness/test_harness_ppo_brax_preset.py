@@ -95,8 +95,8 @@ def test_unknown_preset_lists_the_known_ones():
 
 
 def test_new_fields_at_legacy_values_keep_old_hashes():
-    for algo in ("ppo", "cppo"):
-        cfg = resolve_config(get_algorithm(algo), get_task("playground/CartpoleBalance"))
+    for algo, overrides in (("ppo", {}), ("cppo", {"preset": "cppo_v1"})):  # CPPO's defaults before issue 13
+        cfg = resolve_config(get_algorithm(algo), get_task("playground/CartpoleBalance"), overrides)
         legacy = type(cfg).LEGACY_DEFAULTS
         assert {"grad_clip", "gae_horizon", "advantage"} <= set(legacy)
         before = {k: v for k, v in config_to_json(cfg).items() if k not in legacy}

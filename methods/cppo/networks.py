@@ -71,9 +71,32 @@ class GaussianKernel(nn.Module):
         # kernel_reset="delta": g's output is measured from a frozen copy of itself, re-synced after each
         # distillation, so g is exactly zero at the start of every iteration while all its layers keep learning.
         self.g_frozen = copy.deepcopy(self.g).requires_grad_(False) if cfg.kernel_reset == "delta" else None
+        self._zero_at: tuple[int, ...] | None = None
+        self._mark_zero()
+
+    def _versions(self) -> tuple[int, ...]:
+        """In-place modification counters of g's (and the frozen copy's) parameters: an optimiser step,
+        a reset or ``load_state_dict`` changes them."""
+        params = list(self.g.parameters()) + (list(self.g_frozen.parameters()) if self.g_frozen is not None else [])
+        return tuple(p._version for p in params)
+
+    def _mark_zero(self) -> None:
+        """g's output is exactly zero from here until a parameter changes (after init, ``reset_head`` or
+        ``sync_frozen``: a zeroed last layer, or two identical nets subtracted)."""
+        self._zero_at = self._versions()
+
+    def g_is_zero(self) -> bool:
+        """Whether g's output is known to be exactly zero (no parameter changed since it was zeroed)."""
+        return self._zero_at is not None and self._versions() == self._zero_at
 
     def forward(self, obs: torch.Tensor, a0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and std ``[B, A]`` of the kernel at ``(s, a0)``."""
+        """Mean and std ``[B, A]`` of the kernel at ``(s, a0)``.
+
+        While g's output is known to be exactly zero (every rollout step: the kernel is reset after each
+        update) and no gradient is needed, g's nets are not evaluated: the result is the same bits, since
+        ``x - x`` and ``h @ 0 + 0`` are exactly zero for finite values (tested)."""
+        if not torch.is_grad_enabled() and self.g_is_zero():
+            return self.base * a0, self.log_std.expand_as(a0).clamp(-20.0, 2.0).exp()
         x = torch.cat([obs, a0], dim=-1)
         out = self.g(x)
         if self.g_frozen is not None:
@@ -93,6 +116,7 @@ class GaussianKernel(nn.Module):
     def sync_frozen(self) -> None:
         """``kernel_reset="delta"``: make the frozen copy equal to g again (g's output becomes zero)."""
         self.g_frozen.load_state_dict(self.g.state_dict())
+        self._mark_zero()
 
     def head_parameters(self, std: bool = True) -> list[nn.Parameter]:
         """What ``reset_head`` resets: g's last layer and (``std``) the log-std."""
@@ -105,6 +129,7 @@ class GaussianKernel(nn.Module):
         zero_last_layer(self.g)
         if std:
             self.log_std.fill_(self.init_log_std)
+        self._mark_zero()
 
 
 class Critic(nn.Module):

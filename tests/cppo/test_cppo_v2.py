@@ -244,3 +244,41 @@ def test_fit_every_skips_the_fitting_error():
         _fill(agent, g)
         logged.append("fit_swd" in agent.update())
     assert logged == [True, False, True]
+
+
+# -- cost: g is not evaluated while it is known to be zero ----------------------------------------
+@pytest.mark.parametrize("reset,kernel_std", [("delta", "param"), ("mean", "param"), ("head", "state"), ("delta", "state")])
+def test_skipping_a_zero_g_gives_the_same_bits_and_stops_once_g_moves(reset, kernel_std):
+    """The kernel skips g's nets when no parameter changed since it was zeroed (init, reset, re-sync) and
+    no gradient is needed; the skipped result must be bit-identical to evaluating them, and the skip must
+    stop as soon as an optimiser step (or anything in place) changes g."""
+    g = torch.Generator().manual_seed(7)
+    agent = _agent(num_envs=8, kernel_reset=reset, kernel_std=kernel_std)
+    k = agent.kernel
+    s, a0 = torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)
+
+    def both():
+        with torch.no_grad():
+            fast = k(s, a0)
+        saved, k._zero_at = k._zero_at, None  # force the full evaluation
+        with torch.no_grad():
+            full = k(s, a0)
+        k._zero_at = saved
+        return fast, full
+
+    for it in range(3):
+        assert k.g_is_zero()
+        (fm, fs), (m, sd) = both()
+        assert torch.equal(fm, m) and torch.equal(fs, sd)
+        _fill(agent, g)
+        # mid-update (after the PPO step, before the reset) g is not zero and is evaluated
+        agent._ppo(agent._ppo_batch(a0=agent.buffer["a0"]))
+        assert not k.g_is_zero()
+        with torch.no_grad():
+            moved = k(s, a0)[0]
+        assert not torch.equal(moved, k.base * a0)
+        agent.buffer.clear()
+        if reset == "delta":
+            k.sync_frozen()
+        else:
+            agent.reset_kernel(std=reset == "head")

@@ -25,6 +25,7 @@ SPEC_RECORDS = [
     ("ablation_cppo", "results/ablation_cppo"),
     ("ablation_cppo_playground", "results/ablation_cppo_playground"),
     ("cppo_v2", "results/cppo_v2"),
+    ("cppo_v2_long", "results/cppo_v2_long"),
     ("dppo_scratch_variant", "results/dppo_scratch_variant"),
     ("isaaclab_cpu", "results/isaaclab_cpu"),
     ("multimodality", "results/multimodality"),

@@ -168,8 +168,8 @@ TUNED: dict[str, dict[str, object]] = {
     },
     # Playground's DM Control Brax PPO outer loop (Gaussian PPO's preset:brax_dmc, harness.blocks.ppo
     # BRAX_DMC_LOOP: envs, rollout, epochs, minibatches, gamma, clip, loss weights, lr, no value or
-    # gradient clipping, reward scale 10) with CPPO's own policy: flow and kernel nets and the kernel's
-    # entropy weight (0.005) keep their CPPO values.
+    # gradient clipping, reward scale 10) with CPPO's own policy: flow and kernel nets keep their CPPO
+    # values; the kernel's entropy weight is 0.005 (Brax's 0.01 is for a Gaussian actor's entropy).
     # Brax's lr is fixed, so no KL steers it (kl_source "kernel": the value that has no effect then).
     "preset:brax_dmc": {**BRAX_DMC_LOOP, "entropy_coef": 0.005, "kl_source": "kernel"},
     # "CPPO v2" (issue 13): every mechanical handicap of the reconstruction removed; the registry

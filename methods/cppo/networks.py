@@ -1,8 +1,9 @@
 """CPPO networks: the flow velocity ``v(s, x, t)``, the conditional Gaussian kernel and the critic.
 
 All take *normalised* observations. The velocity's and the kernel's last layers start at zero, so
-the initial flow is the identity (a0 = x0 ~ N(0, I)) and the initial kernel is
-``N((1 - h) a0, 2h I)``: the initial policy is N(0, (1 - h)^2 + 2h) = N(0, 1.0025 I) per dimension.
+the initial flow is the identity (a0 = x0 ~ N(0, I)) and the initial kernel is ``N(base * a0, s^2 I)``
+with ``s = kernel_init_std``: with the defaults (base 1, s = 1) the initial policy is N(0, 2 I) per
+dimension; with the spec's settings (base 1 - h, s = sqrt(2h)) it is N(0, (1 - h)^2 + 2h) = N(0, 1.0025 I).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class GaussianKernel(nn.Module):
     ``a0 + g``; ``kernel_reset="delta"``: g's output minus a frozen copy's).
 
     ``kernel_std="param"``: sigma is a state-independent log-std vector; ``"state"``: g's net has a
-    second output block, added to the log-std. Both start at ``sigma = sqrt(2h)``.
+    second output block, added to the log-std. Both start at ``sigma = kernel_init_std`` (0: ``sqrt(2h)``).
     """
 
     def __init__(self, obs_dim: int, action_dim: int, cfg: CPPOConfig):
@@ -71,14 +72,16 @@ class GaussianKernel(nn.Module):
         # kernel_reset="delta": g's output is measured from a frozen copy of itself, re-synced after each
         # distillation, so g is exactly zero at the start of every iteration while all its layers keep learning.
         self.g_frozen = copy.deepcopy(self.g).requires_grad_(False) if cfg.kernel_reset == "delta" else None
+        # What g's output depends on; parameters are updated in place (optimiser, reset, load_state_dict),
+        # so these stay the module's tensors and their version counters see every change.
+        self._g_params = list(self.g.parameters()) + (list(self.g_frozen.parameters()) if self.g_frozen is not None else [])
         self._zero_at: tuple[int, ...] | None = None
         self._mark_zero()
 
     def _versions(self) -> tuple[int, ...]:
         """In-place modification counters of g's (and the frozen copy's) parameters: an optimiser step,
         a reset or ``load_state_dict`` changes them."""
-        params = list(self.g.parameters()) + (list(self.g_frozen.parameters()) if self.g_frozen is not None else [])
-        return tuple(p._version for p in params)
+        return tuple(p._version for p in self._g_params)
 
     def _mark_zero(self) -> None:
         """g's output is exactly zero from here until a parameter changes (after init, ``reset_head`` or

@@ -74,7 +74,7 @@ class _TorchVecEnv:
             fresh = self._start(self.spec.num_envs)
             self.pos = torch.where(done[:, None], fresh, self.pos)
             self.t = torch.where(done, torch.zeros_like(self.t), self.t)
-        info = {"final_obs": final_obs, "outcome": torch.where(done, outcome, torch.full_like(outcome, -1))}
+        info = {"final_obs": final_obs, "outcome": outcome}  # reached implies done: -1 on every other env
         return self.pos.clone(), reward, terminated, truncated, info
 
     def _uniform(self, *shape: int, low: float, high: float) -> torch.Tensor:
